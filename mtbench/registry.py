@@ -1,0 +1,87 @@
+"""mtbench registries: children of mmengine's root registries, plus ``METHODS``.
+
+Every registry uses ``scope='mtbench'`` and lazy ``locations`` so that building a config with
+``default_scope='mtbench'`` imports the modules that register the requested types.
+
+Example:
+    >>> from mtbench.registry import MODELS
+    >>> backbone = MODELS.build(dict(type='SwinTransformer', arch='nano'))
+"""
+import difflib
+
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import Registry
+
+__all__ = [
+    'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'EVALUATOR', 'HOOKS', 'LOOPS',
+    'DATA_SAMPLERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS',
+    'METHODS', 'build_or_explain',
+]
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mtbench',
+                  locations=['mtbench.models', 'mtbench.methods'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mtbench',
+                    locations=['mtbench.datasets'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mtbench',
+                      locations=['mtbench.datasets'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mtbench',
+                   locations=['mtbench.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='mtbench',
+                     locations=['mtbench.evaluation'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mtbench', locations=['mtbench.engine'])
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mtbench', locations=['mtbench.engine'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mtbench',
+                         locations=['mtbench.datasets'])
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mtbench',
+                          locations=['mtbench.engine'])
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                            scope='mtbench', locations=['mtbench.engine'])
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='mtbench',
+                       locations=['mtbench.engine'])
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='mtbench',
+                       locations=['mtbench.engine'])
+# Fine-tuning methods (mtbench/methods/<id>/): applied to a built MultiTaskModel.
+METHODS = Registry('method', scope='mtbench', locations=['mtbench.methods'])
+
+
+def _all_names(registry: Registry) -> list:
+    names = set(registry.module_dict)
+    parent = registry.parent
+    while parent is not None:
+        names.update(parent.module_dict)
+        parent = parent.parent
+    return sorted(names)
+
+
+def build_or_explain(registry: Registry, cfg: dict, **kwargs):
+    """Build ``cfg`` from ``registry``; an unknown ``type`` lists what is registered.
+
+    Args:
+        registry: the registry to build from.
+        cfg: a config dict with a ``type`` key.
+        **kwargs: passed to ``registry.build`` as ``default_args``.
+
+    Raises:
+        KeyError: when ``cfg['type']`` is not registered, naming the closest matches and every
+            registered name.
+    """
+    registry.import_from_location()
+    type_name = cfg.get('type') if isinstance(cfg, dict) else None
+    if isinstance(type_name, str) and registry.get(type_name) is None:
+        names = _all_names(registry)
+        close = difflib.get_close_matches(type_name, names, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ''
+        raise KeyError(f"Unknown {registry.name} type {type_name!r}.{hint} "
+                       f"Registered {registry.name} types: {', '.join(names)}")
+    return registry.build(cfg, default_args=kwargs or None)
