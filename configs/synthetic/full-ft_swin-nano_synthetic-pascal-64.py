@@ -1,0 +1,7 @@
+# Multi-task full fine-tuning on the synthetic PASCAL-layout benchmark (CPU, minutes).
+_base_ = [
+    '../_base_/models/swin-nano_hrnet_synthetic.py',
+    '../_base_/datasets/synthetic_pascal_64.py',
+    '../_base_/schedules/synthetic_500it.py',
+    '../_base_/default_runtime.py',
+]

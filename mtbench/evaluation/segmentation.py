@@ -1,0 +1,95 @@
+"""Pooled confusion-matrix mIoU for semantic segmentation and human parts."""
+from typing import List, Optional
+
+import torch
+
+from mtbench.registry import METRICS
+
+from .base import TaskMetric
+
+__all__ = ['SegmentationMetric', 'segmentation_counts', 'iou_from_counts']
+
+
+def segmentation_counts(preds: torch.Tensor, gts: torch.Tensor, num_classes: int,
+                        ignore_index: int = 255) -> torch.Tensor:
+    """Per-image, per-class true-positive, ground-truth and predicted pixel counts.
+
+    One ``bincount`` over the whole batch: pixel ``(b, gt, pred)`` lands in bin
+    ``(b * C + gt) * C + pred``; pixels whose ground truth is ``ignore_index`` (or any value
+    outside ``0..C-1``) land in a discarded extra bin, whatever their prediction.
+
+    Args:
+        preds: int [B, H, W] predicted labels in ``0..C-1``.
+        gts: int [B, H, W] ground-truth labels; ``ignore_index`` is ignored.
+        num_classes: C.
+        ignore_index: ignored ground-truth value (documentary: any value >= C is ignored).
+
+    Returns:
+        int64 [B, 3, C]: rows ``tp``, ``gt`` (pixels labelled c), ``pred`` (pixels predicted c),
+        counted over valid pixels only.
+    """
+    del ignore_index  # every value outside 0..C-1 (including 255) is ignored
+    bsz, c = preds.shape[0], num_classes
+    gts = gts.reshape(bsz, -1).long()
+    preds = preds.reshape(bsz, -1).long()
+    if preds.numel() and (int(preds.min()) < 0 or int(preds.max()) >= c):
+        raise ValueError(f'predicted labels must lie in 0..{c - 1}')
+    offset = torch.arange(bsz, device=preds.device).mul_(c * c).unsqueeze(1)
+    index = gts * c + preds + offset
+    index = torch.where((gts >= 0) & (gts < c), index, bsz * c * c)
+    conf = torch.bincount(index.reshape(-1), minlength=bsz * c * c + 1)[:-1].view(bsz, c, c)
+    return torch.stack([conf.diagonal(dim1=1, dim2=2), conf.sum(2), conf.sum(1)], dim=1)
+
+
+def iou_from_counts(counts: torch.Tensor) -> torch.Tensor:
+    """Per-class IoU (fraction) from pooled ``[3, C]`` counts.
+
+    IoU_c = TP / max(TP + FP + FN, 1e-8), so a class absent from both ground truth and
+    prediction gets IoU 0 and still counts in the mean (the reference protocol).
+    """
+    counts = counts.double()
+    tp, gt, pred = counts[0], counts[1], counts[2]
+    return tp / (gt + pred - tp).clamp(min=1e-8)
+
+
+@METRICS.register_module()
+class SegmentationMetric(TaskMetric):
+    """mIoU over all classes from a confusion matrix pooled over the dataset.
+
+    Keys (percent): ``{task}/mIoU`` (mean over all ``num_classes`` classes, absent classes count
+    as 0), ``{task}/aAcc`` (pixel accuracy over valid pixels) and ``{task}/IoU_per_class`` (a
+    list). Ground truth 255 is ignored, together with the prediction there.
+
+    Args:
+        task: ``'semseg'`` or ``'human_parts'``.
+        num_classes: number of classes including background (PASCAL semseg 21, NYUD 40,
+            human parts 7).
+        ignore_index: ignored ground-truth value.
+        **kwargs: ``primary``, ``collect_device``, ``prefix`` (see :class:`TaskMetric`).
+    """
+
+    def __init__(self, task: str = 'semseg', num_classes: int = 21, ignore_index: int = 255,
+                 **kwargs) -> None:
+        super().__init__(task, **kwargs)
+        if not 0 < num_classes <= ignore_index:
+            raise ValueError(f'num_classes must lie in 1..{ignore_index}, got {num_classes}')
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[torch.Tensor]:
+        """Per-image ``[3, C]`` count tensors (tp, gt, pred)."""
+        counts = segmentation_counts(preds, gts, self.num_classes, self.ignore_index)
+        return list(counts.cpu().unbind(0))
+
+    def compute_metrics(self, results: list, class_names: Optional[list] = None) -> dict:
+        """mIoU, aAcc and per-class IoU in percent from the per-image counts."""
+        if not results:
+            return {}
+        counts = torch.stack(results).sum(0)
+        iou = iou_from_counts(counts)
+        total = counts[1].sum().item()
+        return {
+            'mIoU': 100.0 * iou.mean().item(),
+            'aAcc': 100.0 * counts[0].sum().item() / total if total else 0.0,
+            'IoU_per_class': [100.0 * v for v in iou.tolist()],
+        }

@@ -1,0 +1,4 @@
+"""Multi-task full fine-tuning: every parameter trains."""
+from .full_ft import FullFineTuning
+
+__all__ = ['FullFineTuning']

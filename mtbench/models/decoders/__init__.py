@@ -1,0 +1,4 @@
+"""Per-task decoders."""
+from .hrnet_head import HRNetFusionHead
+
+__all__ = ['HRNetFusionHead']
