@@ -13,7 +13,7 @@ one in use is detected from the first image of the split and exposed as ``metain
 Targets stored as ``.npy`` are preferred over ``.png`` per file.
 """
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,12 +21,13 @@ from mtbench.registry import DATASETS
 
 from .base import MultiTaskDataset, read_npy, read_png
 
-__all__ = ['NYUDv2MT', 'NYUD_CLASSES', 'nyud_semseg', 'nyud_depth', 'nyud_normals', 'nyud_edge']
+__all__ = ['NYUDv2MT', 'NYUD_CLASSES', 'nyud_semseg', 'nyud_depth', 'nyud_normals', 'nyud_edge',
+           'read_nyud_target', 'task_relpath']
 
 NYUD_CLASSES = ('wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window',
                 'bookshelf', 'picture', 'counter', 'blinds', 'desk', 'shelves', 'curtain',
                 'dresser', 'pillow', 'mirror', 'floor mat', 'clothes', 'ceiling', 'books',
-                'refrigerator', 'television', 'paper', 'towel', 'shower curtain', 'box',
+                'refridgerator', 'television', 'paper', 'towel', 'shower curtain', 'box',
                 'whiteboard', 'person', 'night stand', 'toilet', 'sink', 'lamp', 'bathtub', 'bag',
                 'otherstructure', 'otherfurniture', 'otherprop')
 assert len(NYUD_CLASSES) == 40
@@ -91,7 +92,7 @@ _CONVERTERS = {'semseg': nyud_semseg, 'depth': nyud_depth, 'normals': nyud_norma
                'edge': nyud_edge}
 
 
-def read_nyud_target(task: str, path: str, data: bytes = None) -> np.ndarray:
+def read_nyud_target(task: str, path: str, data: Optional[bytes] = None) -> np.ndarray:
     """Read and convert one NYUD target file."""
     raw = read_npy(path, data) if str(path).endswith('.npy') else read_png(path, data)
     return _CONVERTERS[task](raw, path)

@@ -23,7 +23,20 @@ def _numpy_globals() -> list:
     return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype, *dtypes]
 
 
-SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals()]
+def _history_buffer_getattr(obj, name: str):
+    """Stand-in for ``getattr`` while unpickling: only ``HistoryBuffer.<statistics method>``.
+
+    mmengine pickles a HistoryBuffer's statistics methods (min/max/current/mean and any registered
+    one) as ``getattr(HistoryBuffer, name)``. Allow-listing the real ``getattr`` would let a
+    checkpoint reach arbitrary attributes, so only these lookups are permitted.
+    """
+    allowed = set(HistoryBuffer._statistics_methods) | {'min', 'max', 'current', 'mean'}
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'GLOBAL builtins.getattr({obj!r}, {name!r}) is not allowed')
+
+
+SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
 
 
 class UnsafeCheckpointError(RuntimeError):

@@ -15,8 +15,8 @@ def segmentation_counts(preds: torch.Tensor, gts: torch.Tensor, num_classes: int
     """Per-image, per-class true-positive, ground-truth and predicted pixel counts.
 
     One ``bincount`` over the whole batch: pixel ``(b, gt, pred)`` lands in bin
-    ``(b * C + gt) * C + pred``; pixels whose ground truth is ``ignore_index`` (or any value
-    outside ``0..C-1``) land in a discarded extra bin, whatever their prediction.
+    ``(b * (C + 1) + gt) * C + pred``; pixels whose ground truth is ``ignore_index`` (any value
+    >= C) land in the extra row ``gt = C``, dropped afterwards, whatever their prediction.
 
     Args:
         preds: int [B, H, W] predicted labels in ``0..C-1``.
@@ -30,14 +30,18 @@ def segmentation_counts(preds: torch.Tensor, gts: torch.Tensor, num_classes: int
     """
     del ignore_index  # every value outside 0..C-1 (including 255) is ignored
     bsz, c = preds.shape[0], num_classes
-    gts = gts.reshape(bsz, -1).long()
-    preds = preds.reshape(bsz, -1).long()
-    if preds.numel() and (int(preds.min()) < 0 or int(preds.max()) >= c):
-        raise ValueError(f'predicted labels must lie in 0..{c - 1}')
-    offset = torch.arange(bsz, device=preds.device).mul_(c * c).unsqueeze(1)
-    index = gts * c + preds + offset
-    index = torch.where((gts >= 0) & (gts < c), index, bsz * c * c)
-    conf = torch.bincount(index.reshape(-1), minlength=bsz * c * c + 1)[:-1].view(bsz, c, c)
+    # int32 arithmetic: bincount and the element-wise ops are several times faster than int64.
+    pred32 = preds.reshape(bsz, -1).to(torch.int32)
+    lo, hi = torch.aminmax(pred32) if pred32.numel() else (0, 0)
+    if int(lo) < 0 or int(hi) >= c:
+        raise ValueError(f'predicted labels must lie in 0..{c - 1}, got {int(lo)}..{int(hi)}')
+    # ground truth >= C (255 included) becomes the extra row C, dropped after counting
+    # (a negative label makes bincount raise: labels are 0..C-1 or 255 by convention)
+    gt32 = gts.reshape(bsz, -1).to(torch.int32, copy=True).clamp_(max=c)
+    offset = torch.arange(bsz, dtype=torch.int32, device=preds.device).mul_((c + 1) * c)
+    index = gt32.mul_(c).add_(pred32).add_(offset.unsqueeze(1))
+    conf = torch.bincount(index.reshape(-1), minlength=bsz * (c + 1) * c)
+    conf = conf.view(bsz, c + 1, c)[:, :c]
     return torch.stack([conf.diagonal(dim1=1, dim2=2), conf.sum(2), conf.sum(1)], dim=1)
 
 

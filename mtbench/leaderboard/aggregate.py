@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from mtbench.leaderboard.delta_m import delta_m, directions
 from mtbench.leaderboard.records import EFFICIENCY_FIELDS, primary_values
-from mtbench.leaderboard.references import (Reference, dataset_key, is_single_task_record,
-                                            named_reference, suite_reference, suite_tables)
+from mtbench.leaderboard.references import (SUITE_ALIASES, Reference, dataset_key,
+                                            is_single_task_record, named_reference,
+                                            suite_reference, suite_tables)
 from mtbench.tasks import TASKS
 
 __all__ = ['STORED_DM_TOLERANCE', 'Row', 'Section', 'Stat', 'build_sections', 'pareto_front',
@@ -107,8 +108,7 @@ def _row(records: list, tasks: tuple, reference: Reference) -> Row:
             deltas.append(value)
             dm = rec.get('delta_m') or {}
             named = reference.key.split(':', 1)[-1] == dm.get('reference') or (
-                reference.key.startswith('suite:') and dm.get('reference') in
-                ('single_task', 'suite', 'suite-single-task'))
+                reference.key.startswith('suite:') and dm.get('reference') in SUITE_ALIASES)
             if named and dm.get('value') is not None and \
                     abs(dm['value'] - value) > STORED_DM_TOLERANCE:
                 notes.append(f'seed {rec["seed"]}: record stores Δm {dm["value"]:+.2f}, '
@@ -211,7 +211,12 @@ def build_sections(records: Sequence[Mapping], baselines: Mapping) -> tuple[list
         into.num_images = sorted(set(into.num_images) | set(sec.num_images))
         into.tasks = tuple(t for t in TASKS if t in set(into.tasks) | set(sec.tasks))
         into.rows.extend(sec.rows)
-    for sec in merged.values():
+    for (dkey, sec) in merged.items():
+        for row in sec.rows:
+            task = next(iter(row.metrics))
+            choice = tables.get((dkey, row.backbone, row.pretrained or 'random init'), {})
+            if task in choice and choice[task].variant == row.variant:
+                row.notes.insert(0, 'gives the suite single-task reference value')
         sec.rows.sort(key=lambda r: (list(TASKS).index(next(iter(r.metrics))), r.variant,
                                      r.backbone, r.pretrained or ''))
     return sections, list(merged.values())

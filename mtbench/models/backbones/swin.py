@@ -6,7 +6,7 @@ channels on Swin-T), as the MTLoRA/TADFormer decoders read them. See ``docs/conv
 ("Backbone contract").
 
 Parameter counts (no classifier head, no final norm, 224 geometry): tiny 27,517,818;
-small 48,838,650; base 86,743,224; nano 1,222,832. The official Swin-T classifier has
+small 48,835,722; base 86,741,176; nano 2,278,366. The official Swin-T classifier has
 28,288,354 parameters: minus its head (768 * 1000 + 1000 = 769,000) and its final LayerNorm
 (2 * 768 = 1,536) that is 27,517,818. The multi-task model reads post-merge features, so the final
 norm is never used and mtbench does not build it.
@@ -60,7 +60,7 @@ def resolve_arch(arch: str | dict) -> tuple[str, dict]:
     missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
     if missing:
         raise ValueError(f'Custom Swin arch dict lacks {sorted(missing)}')
-    settings = dict(window_size=7, **arch)
+    settings = {'window_size': 7, **arch}
     if len(settings['depths']) != len(settings['num_heads']):
         raise ValueError('Swin arch: depths and num_heads must have the same length')
     return 'custom', settings
@@ -157,7 +157,8 @@ class SwinTransformer(BaseModule):
         self.out_strides = tuple(patch_size * 2 ** min(i + 1, n - 1) for i in range(n))
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, patch_size)
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        total = sum(self.depths)
+        rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
         self.layers = nn.ModuleList()
         for i in range(n):
             start = sum(self.depths[:i])

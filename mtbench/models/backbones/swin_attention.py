@@ -69,17 +69,16 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(inp).reshape(bw, inp.shape[1], 3, heads, c // heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [B*nW, heads, N(+P), d]
         q = q[:, :, :n]
-        bias = self.relative_position_bias()  # [heads, N, N]
+        bias = self.relative_position_bias().unsqueeze(0)  # [1, heads, N, N]
         if mask is not None:
+            # Fold the windows of an image into the head dimension: q/k/v become
+            # [B, nW*heads, ., d] and the bias + mask [1, nW*heads, N, N] broadcasts over B.
             n_win = mask.shape[0]
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1).to(bias.dtype)  # [nW, heads, N, N]
+            bias = (bias + mask.unsqueeze(1).to(bias.dtype)).reshape(1, n_win * heads, n, n)
+            q, k, v = (t.reshape(bw // n_win, n_win * heads, *t.shape[2:]) for t in (q, k, v))
         if prompts is not None:
             bias = F.pad(bias, (0, prompts.shape[1]))
         bias = bias.to(q.dtype)
-        if mask is not None:
-            # Group the windows of one image so that the mask broadcasts over the batch.
-            q, k, v = (t.reshape(bw // n_win, n_win, *t.shape[1:]) for t in (q, k, v))
-            bias = bias.unsqueeze(0)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0)
         out = out.reshape(bw, heads, n, c // heads).transpose(1, 2).reshape(bw, n, c)

@@ -74,7 +74,7 @@ def extract_state_dict(checkpoint: Mapping) -> dict:
         if isinstance(sd, Mapping) and isinstance(sd.get(key), Mapping):
             sd = sd[key]
     if not isinstance(sd, Mapping):
-        raise ValueError(f'Expected a state dict, got {type(sd).__name__}')
+        raise TypeError(f'Expected a state dict, got {type(sd).__name__}')
     sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
     if sd and all(k.startswith('module.') for k in sd):
         sd = {k[len('module.'):]: v for k, v in sd.items()}

@@ -1,0 +1,93 @@
+"""Prepare the embedded synthetic benchmark: generate the data, pre-train the tiny backbone.
+
+Both steps are cached: the data folders and the pretrained checkpoint are reused when present
+and produced with the same settings (recorded in a small JSON stamp beside them).
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Optional
+
+import torch
+
+__all__ = ['SYNTHETIC_DATA', 'ensure_synthetic_data', 'ensure_pretrained_backbone',
+           'extract_backbone_state', 'PRETRAINED_PATH', 'PRETRAIN_CONFIG']
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SYNTHETIC_DATA = {
+    # name: (layout, family, num_train, num_val, seed)
+    'pascal-mt-64': ('pascal-mt', 'downstream', 1000, 300, 0),
+    'upstream-nyud-64': ('nyud-mt', 'upstream', 4000, 100, 1),
+}
+PRETRAIN_CONFIG = 'configs/synthetic/pretrain_swin-nano_synthetic-upstream-64.py'
+PRETRAINED_PATH = 'work_dirs/pretrain/swin-nano_synthetic-upstream.pth'
+
+
+def _stamp_ok(path: str, settings: dict) -> bool:
+    if not osp.exists(path):
+        return False
+    with open(path) as f:
+        return json.load(f) == settings
+
+
+def _write_stamp(path: str, settings: dict) -> None:
+    with open(path, 'w') as f:
+        json.dump(settings, f, sort_keys=True)
+
+
+def ensure_synthetic_data(name: str, root: str = 'data/synthetic', size: int = 64,
+                          progress: bool = True) -> str:
+    """Generate ``data/synthetic/<name>`` unless an identical copy is already there."""
+    from mtbench.datasets.synthetic import generate_dataset
+    layout, family, num_train, num_val, seed = SYNTHETIC_DATA[name]
+    out = osp.join(root, name)
+    settings = dict(layout=layout, family=family, num_train=num_train, num_val=num_val,
+                    seed=seed, size=size)
+    stamp = osp.join(out, '.mtbench-synthetic.json')
+    if _stamp_ok(stamp, settings):
+        print(f'[synthetic] reusing {out}')
+        return out
+    if osp.exists(out):
+        import shutil
+        shutil.rmtree(out)
+    print(f'[synthetic] generating {out}: {layout} ({family}), {num_train} train / '
+          f'{num_val} val scenes at {size}x{size}')
+    generate_dataset(layout, out, num_train, num_val, size=(size, size), seed=seed,
+                     family=family, progress=progress)
+    _write_stamp(stamp, settings)
+    return out
+
+
+def extract_backbone_state(checkpoint_path: str) -> dict:
+    """The ``backbone.*`` weights of a Runner checkpoint, without the prefix."""
+    from mtbench.engine.checkpoint_safety import safe_torch_load
+    state = safe_torch_load(checkpoint_path, map_location='cpu')['state_dict']
+    return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+
+
+def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional[str] = None,
+                               extra_args=()) -> str:
+    """Pre-train the tiny Swin on the upstream scenes (cached) and save its backbone weights."""
+    ensure_synthetic_data('upstream-nyud-64')
+    with open(osp.join(REPO, PRETRAIN_CONFIG), 'rb') as f:
+        recipe = f.read().decode()
+    settings = dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'])
+    stamp = out_path + '.json'
+    if osp.exists(out_path) and _stamp_ok(stamp, settings):
+        print(f'[pretrain] reusing {out_path}')
+        return out_path
+    work_dir = osp.join(osp.dirname(out_path), 'run')
+    cmd = [python or sys.executable, osp.join(REPO, 'tools', 'train.py'), PRETRAIN_CONFIG,
+           '--work-dir', work_dir, *extra_args]
+    print('[pretrain] ' + ' '.join(cmd))
+    subprocess.run(cmd, check=True, cwd=REPO)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    os.makedirs(osp.dirname(out_path), exist_ok=True)
+    torch.save({'model': extract_backbone_state(last),
+                'meta': {'source': PRETRAIN_CONFIG, 'checkpoint': last}}, out_path)
+    _write_stamp(stamp, settings)
+    print(f'[pretrain] saved backbone weights to {out_path}')
+    return out_path

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Distributed training on one node with torchrun (mmengine DDP; gloo on CPU, NCCL on GPU).
+# Usage: tools/dist_train.sh CONFIG NPROC [train.py args...]
+set -e
+CONFIG=$1
+NPROC=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+DIR="$(cd "$(dirname "$0")" && pwd)"
+PYTHONPATH="$DIR/..":${PYTHONPATH:-} \
+$PYTHON -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" --nproc_per_node="$NPROC" --master_port="$PORT" \
+    "$DIR/train.py" "$CONFIG" --launcher pytorch "${@:3}"
