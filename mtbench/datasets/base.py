@@ -9,6 +9,7 @@ Example:
     >>> ds.full_init(); ds.metainfo['file_list_checksum']  # doctest: +SKIP
     'sha256:...'
 """
+import copy
 import hashlib
 import io
 import os
@@ -145,7 +146,7 @@ class MultiTaskDataset(BaseDataset):
                  indices: Optional[Union[int, Sequence[int]]] = None,
                  max_refetch: int = 1000):
         all_tasks = self.dataset_tasks()
-        tasks = tuple(all_tasks if tasks is None else tasks)
+        tasks = tuple(dict.fromkeys(all_tasks if tasks is None else tasks))
         check_tasks(tasks, self.DATASET_NAME)
         if not tasks:
             raise ValueError(f'{type(self).__name__}: tasks must name at least one of '
@@ -161,11 +162,19 @@ class MultiTaskDataset(BaseDataset):
         metainfo = dict(dataset_name=self.DATASET_NAME, split=split, tasks=list(tasks),
                         classes=list(self.CLASSES.get('semseg', ())),
                         task_classes={t: list(c) for t, c in self.CLASSES.items() if t in tasks},
-                        variant=None, file_list_checksum=None, num_images=None)
+                        variant=None, file_list_checksum=None, num_images=None,
+                        split_num_images=None)
         super().__init__(ann_file='', metainfo=metainfo, data_root=str(data_root),
                          data_prefix=dict(), pipeline=built, test_mode=test_mode,
                          lazy_init=lazy_init, serialize_data=serialize_data, indices=indices,
                          max_refetch=max_refetch)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
+        # Plain merge: mmengine's version treats every string value as a possible file name.
+        merged = copy.deepcopy(cls.METAINFO)
+        merged.update(copy.deepcopy(dict(metainfo or {})))
+        return merged
 
     @classmethod
     def dataset_tasks(cls) -> Tuple[str, ...]:
@@ -229,7 +238,7 @@ class MultiTaskDataset(BaseDataset):
                 f'{self.DATASET_NAME} {self.split}: {len(missing)} file(s) listed by '
                 f'{self.SPLIT_FILES[self.split]} are missing under {self.data_root}:\n  '
                 f'{shown}{more}')
-        self._metainfo.update(variant=variant, num_images=len(samples),
+        self._metainfo.update(variant=variant, split_num_images=len(samples),
                               file_list_checksum=file_list_checksum(self.data_root, used))
         for s in samples:
             s['img_path'] = os.path.join(self.data_root, s['img_path'])
@@ -238,6 +247,13 @@ class MultiTaskDataset(BaseDataset):
             s['extra_paths'] = [os.path.join(self.data_root, p) for p in s['extra_paths']]
             s['variant'] = variant
         return samples
+
+    def full_init(self) -> None:
+        """Load the sample list (see :meth:`load_data_list`); ``num_images`` counts the subset."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        self._metainfo['num_images'] = len(self)
 
     def load_sample(self, info: dict) -> dict:
         """Read one sample into the mmcv results dict of ``docs/conventions.md``."""

@@ -103,7 +103,7 @@ def _check_pascal(task: str, path: str, data: bytes, shape: Tuple[int, int]) -> 
             return [f'normals must be an 8-bit RGB image, got {arr.dtype} {arr.shape}']
         vec = 2.0 * arr[..., :3].astype(np.float32) / 255.0 - 1.0
         return [p for p in [_unit_problem(vec), _size_problem(arr, shape)] if p]
-    # edge / normals validity: the PASCAL-Context LabelMap
+    # 'label_map': the PASCAL-Context LabelMap (edges and the normals validity mask)
     lm = read_mat(path, ['LabelMap'], data)['LabelMap']
     if lm.ndim != 2:
         return [f'LabelMap must be 2-D, got shape {lm.shape}']
@@ -180,12 +180,12 @@ def _check_sample(job: Tuple[str, str, dict, bool]) -> Tuple[List[str], Dict[str
     except (OSError, ValueError) as err:
         return [f'{rel}: {err}'], files
     done = set()
-    for task, rel in list(sample['gt_paths'].items()) + [('extra', p) for p in
-                                                           sample['extra_paths']]:
-        key = 'label_map' if rel.endswith('.mat') and 'pascal-context' in rel else task
-        if (key, rel) in done:
+    entries = list(sample['gt_paths'].items()) + [('extra', p) for p in sample['extra_paths']]
+    for task, rel in entries:
+        if rel in done:  # PASCAL: the LabelMap serves edge and normals, checked once
             continue
-        done.add((key, rel))
+        done.add(rel)
+        key = 'label_map' if dataset == 'pascal-mt' and task in ('edge', 'extra') else task
         try:
             for problem in _CHECKERS[dataset](key, str(Path(root) / rel), load(rel), shape):
                 problems.append(f'{rel}: {problem}')

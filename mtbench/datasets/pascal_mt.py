@@ -53,6 +53,8 @@ NORMALS_VALID_CONTEXT_IDS = frozenset(int(x) for x in """
 352 355 357 368 370 371 374 379 380 383 384 397 401 403 405 407 408 411 412 413 414 417 419 421
 423 427 429 430 432 440 441 442 443 444 446 454 457""".split())
 assert len(NORMALS_VALID_CONTEXT_IDS) == 170
+_NORMALS_VALID_LUT = np.zeros(max(NORMALS_VALID_CONTEXT_IDS) + 2, dtype=bool)
+_NORMALS_VALID_LUT[list(NORMALS_VALID_CONTEXT_IDS)] = True
 
 _LABEL_MAP_TASKS = ('normals', 'edge')
 
@@ -70,7 +72,9 @@ def parse_human_parts(anno: np.ndarray, shape: Tuple[int, int], path: str = '<an
     ``anno`` is the ``'anno'`` variable of a PASCAL-Part ``.mat``: ``anno[0][0][1][0]`` holds the
     objects, each (class name, class index, instance mask, parts), each part (name, mask). As in
     the reference, the image counts as having people if any class-15 object has a non-empty
-    mask; then the parts of every class-15 object that has parts are painted in order.
+    mask; then the parts of every class-15 object that has parts are painted in order (later
+    parts overwrite earlier ones) on a map of the person mask's size. ``shape`` (the image size)
+    is the size of the all-255 map returned when no part is painted.
 
     Raises:
         ValueError: the struct does not have that layout, a mask has the wrong size, or a part
@@ -171,8 +175,9 @@ def normals_from_distilled(raw: np.ndarray, label_map: Optional[np.ndarray]) -> 
     """``2 v / 255 - 1`` (float32 H x W x 3), zero vectors where the context class is invalid."""
     normals = 2.0 * raw[..., :3].astype(np.float32) / 255.0 - 1.0
     if label_map is not None:
-        valid = np.isin(label_map, np.fromiter(NORMALS_VALID_CONTEXT_IDS, dtype=np.int64))
-        normals[~valid] = 0.0
+        # ids outside the table (negative or > 457) land on a False entry
+        ids = np.clip(np.asarray(label_map).astype(np.int64), 0, _NORMALS_VALID_LUT.size - 1)
+        normals[~_NORMALS_VALID_LUT[ids]] = 0.0
     return normals
 
 
@@ -266,12 +271,11 @@ class PascalContextMT(MultiTaskDataset):
                 if raw.ndim != 3 or raw.shape[2] < 3:
                     raise ValueError(f'{path}: expected an RGB normals image, got shape '
                                      f'{raw.shape}')
-                lm = label_map if label_map.shape == raw.shape[:2] else None
-                if lm is None:
+                if raw.shape[:2] != label_map.shape:
                     raise ValueError(f'{path}: normals are {raw.shape[0]}x{raw.shape[1]} but '
                                      f'the LabelMap is {label_map.shape[0]}x'
                                      f'{label_map.shape[1]}; expected equal sizes')
-                gt[task] = normals_from_distilled(raw, lm)
+                gt[task] = normals_from_distilled(raw, label_map)
             elif task == 'edge':
                 gt[task] = edge_from_label_map(label_map)
         return gt

@@ -143,7 +143,7 @@ def reference_beta_maxf(probs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
     Returns:
         The reference ``Beta maxF`` as a fraction.
     """
-    th = np.arange(0.05, 1, 0.05, dtype=np.float32)[:19]
+    th = torch.arange(0.05, 1, 0.05, dtype=torch.float32).numpy()  # as the reference
     tp = np.zeros(th.size)
     pp = np.zeros(th.size)
     ap = 0.0

@@ -200,7 +200,8 @@ def build_sections(records: Sequence[Mapping], baselines: Mapping) -> tuple[list
                       if r is not None]
         for ref in candidates or [_NO_REFERENCE]:
             refs[ref.key] = ref
-            groups.setdefault((dkey, tuple(rec['tasks']), ref.key), []).append(rec)
+            tasks = tuple(t for t in TASKS if t in rec['tasks'])  # order-independent key
+            groups.setdefault((dkey, tasks, ref.key), []).append(rec)
     sections = _sections(groups, refs)
     st_ref = Reference('st:', 'single-task runs', problem='single-task runs')
     suite = _sections(single, {'st:': st_ref})

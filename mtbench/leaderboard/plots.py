@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from mtbench.leaderboard.aggregate import Section  # noqa: E402
 from mtbench.tasks import TASKS  # noqa: E402
@@ -58,6 +59,10 @@ def pareto_plot(section: Section, path) -> bool:
                     linestyle='--', linewidth=1, label='Pareto front')
         ax.axhline(0.0, color='grey', linewidth=0.8)
         ax.set_xscale('log')
+        plain = FuncFormatter(lambda v, _: f'{v:g}')
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis='x', which='minor', labelsize=6)
         ax.set_xlabel('trainable parameters (M, log scale)')
         ax.set_ylabel('Δm (%) ↑')
         ax.set_title(f'{section.dataset} ({section.dataset_variant}): Δm vs trainable parameters',
@@ -70,7 +75,7 @@ def pareto_plot(section: Section, path) -> bool:
 
 
 def tasks_plot(section: Section, path) -> bool:
-    """Per-task primary metric of every row (one panel per task), reference value dashed.
+    """Per-task primary metric (mean ± std) of every row, one panel per task; reference dashed.
 
     Args:
         section: a multi-task section.
@@ -90,16 +95,17 @@ def tasks_plot(section: Section, path) -> bool:
             means = [r.metrics[task].mean for r in section.rows]
             stds = [r.metrics[task].std or 0.0 for r in section.rows]
             ys = list(range(len(labels)))
-            ax.barh(ys, means, xerr=stds, color=[f'C{i % 10}' for i in ys], capsize=2)
+            for i, (mean, std) in enumerate(zip(means, stds, strict=True)):
+                ax.errorbar(mean, i, xerr=std, fmt='o', color=f'C{i % 10}', capsize=3)
             ref = section.reference.values.get(task)
             if ref is not None:
                 ax.axvline(ref, color='black', linestyle='--', linewidth=1)
             spec = TASKS[task]
             ax.set_title(f'{task} {spec.primary_metric} {"↑" if spec.higher_is_better else "↓"}',
                          fontsize=9)
+            ax.set_ylim(len(ys) - 0.5, -0.5)
             ax.set_yticks(ys)
             ax.set_yticklabels(labels if ax is axes[0][0] else [''] * len(ys), fontsize=7)
-            ax.invert_yaxis()
             low = min(m - s for m, s in zip(means, stds, strict=True))
             high = max(m + s for m, s in zip(means, stds, strict=True))
             if ref is not None:

@@ -45,10 +45,13 @@ _DATASET = {'name': (str, False), 'variant': (str, False), 'checksum': (str, Fal
 _BACKBONE = {'name': (str, False), 'pretrained': (str, True)}
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def is_number(value: Any) -> bool:
     """True for a finite int or float (bool excluded)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return _is_real(value) and math.isfinite(value)
 
 
 def _type_ok(value: Any, kind) -> bool:
@@ -105,9 +108,11 @@ def _check_metrics(record: Mapping, tasks: list[str], problems: list[str]) -> No
             problems.append(f'"metrics.{task}" missing' if entry is None
                             else f'"metrics.{task}" must be an object')
             continue
-        for key, value in sorted(entry.items()):
-            if not is_number(value):
-                problems.append(f'"metrics.{task}.{key}" must be a finite number, got {value!r}')
+        for key, value in sorted(entry.items()):  # non-finite non-primary values: a warning
+            finite_needed = key == spec.primary_metric
+            if not (is_number(value) or (not finite_needed and _is_real(value))):
+                problems.append(f'"metrics.{task}.{key}" must be a '
+                                f'{"finite " if finite_needed else ""}number, got {value!r}')
         if spec.primary_metric not in entry:
             problems.append(f'"metrics.{task}.{spec.primary_metric}" (primary metric) missing')
         prim = primary.get(task)
@@ -149,8 +154,11 @@ def _check_params(params: Mapping, tasks: list[str], problems: list[str]) -> Non
 def _check_optional(record: Mapping, problems: list[str]) -> None:
     dm = record.get('delta_m')
     if isinstance(dm, dict):
-        if not isinstance(dm.get('reference'), str) or not dm.get('reference'):
-            problems.append('"delta_m.reference" must be a non-empty string')
+        if 'reference' not in dm:
+            problems.append('missing key "delta_m.reference" (string, or null when unknown)')
+        elif dm['reference'] is not None and (not isinstance(dm['reference'], str)
+                                              or not dm['reference'].strip()):
+            problems.append('"delta_m.reference" must be a non-empty string or null')
         if dm.get('value') is not None and not is_number(dm.get('value')):
             problems.append(f'"delta_m.value" must be a finite number or null, '
                             f'got {dm.get("value")!r}')
@@ -208,6 +216,13 @@ def record_warnings(record: Mapping) -> list[str]:
     """Consistency remarks on a valid record that do not make it unusable."""
     warnings = [f'"metrics.{task}" given but {task!r} is not in "tasks" (not used)'
                 for task in sorted(set(record['metrics']) - set(record['tasks']))]
+    warnings += [f'"metrics.{task}.{key}" is not finite ({value!r})'
+                 for task in record['tasks']
+                 for key, value in sorted(record['metrics'][task].items()) if not is_number(value)]
+    dm = record.get('delta_m')
+    if isinstance(dm, dict) and dm.get('reference') is None:
+        warnings.append('"delta_m.reference" is null: the stored Δm names no reference and is '
+                        'not used')
     params = record['params']
     split = params['backbone_added'] + params['backbone_original'] + params['decoders']
     if split != params['trainable']:

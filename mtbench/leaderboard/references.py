@@ -116,7 +116,7 @@ def _fmt_values(values: Mapping) -> str:
 def named_reference(record: Mapping, baselines: Mapping) -> Reference | None:
     """The baseline table the record names (None for no name or a suite alias)."""
     dm = record.get('delta_m')
-    if not dm or dm['reference'] in SUITE_ALIASES:
+    if not dm or not dm.get('reference') or dm['reference'] in SUITE_ALIASES:
         return None
     name = dm['reference']
     table = baselines.get(name)

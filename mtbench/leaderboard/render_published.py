@@ -58,7 +58,11 @@ def published_markdown(dataset: str, audited: Sequence[AuditedRow], csv_name: st
         lines.extend([f'{len(hidden)} row(s) that repeat an earlier paper\'s row verbatim are '
                       f'listed only in the CSV ({hidden_flags} of them flagged, with the same '
                       'numbers as the row they copy).', ''])
-    lines.extend([f'Audit: {len(flagged)} of {len(audited)} rows flagged.', ''])
+    names = [f'{r.raw["paper"]}: {r.method}' + (f' ({r.raw["variant"]})' if r.raw['variant']
+                                                 else '')
+             + (' [copy]' if r.raw['duplicate_of'] else '') for r in flagged]
+    lines.extend([f'Audit: {len(flagged)} of {len(audited)} rows flagged'
+                  + (': ' + '; '.join(names) + '.' if names else '.'), ''])
     headers = ['paper', 'table', 'method', 'variant', *(metric_header(t) for t in tasks),
                'Δm published', 'Δm recomputed', 'audit', 'params paper (M)', 'params mtbench',
                'notes']

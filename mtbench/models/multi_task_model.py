@@ -50,6 +50,8 @@ class MultiTaskModel(BaseModel):
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='MultiTaskDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = build_or_explain(MODELS, data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         tasks = list(tasks)
         if not tasks:

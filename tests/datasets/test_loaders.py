@@ -261,6 +261,7 @@ def test_lazy_init_and_checksum(pascal_root, tmp_path):
 def test_indices_subset(nyud_root):
     ds = NYUDv2MT(nyud_root, split='train', indices=[1])
     assert len(ds) == 1 and ds[0]['img_id'] == '0004'
+    assert ds.metainfo['num_images'] == 1 and ds.metainfo['split_num_images'] == 2
 
 
 # -- bad inputs ---------------------------------------------------------------------------
@@ -320,3 +321,30 @@ def test_error_size_mismatch_and_relaxed(pascal_root, nyud_root):
         NYUDv2MT(nyud_root, tasks=['depth'])[0]
     relaxed = NYUDv2MT(nyud_root, tasks=['depth'], strict_size=False)[0]
     assert relaxed['gt']['depth'].shape == (H, W)
+
+
+def test_train_pipeline_end_to_end(pascal_root, nyud_root):
+    from mmengine.dataset import default_collate
+    pipe = [dict(type='MultiTaskRandomFlip'), dict(type='MultiTaskScaleRotate'),
+            dict(type='MultiTaskResize', size=(32, 32)), dict(type='PackMultiTaskInputs')]
+    ds = PascalContextMT(pascal_root, split='train', pipeline=pipe)
+    batch = default_collate([ds[i] for i in range(len(ds))])
+    assert tuple(batch['inputs'].shape) == (3, 3, 32, 32)
+    gt = batch['data_samples']['gt']
+    assert tuple(gt['normals'].shape) == (3, 3, 32, 32) and tuple(gt['edge'].shape) == (3, 32, 32)
+    assert (gt['human_parts'][1] == 255).all()  # no person: still fully ignored
+    nyud_pipe = [dict(type='MultiTaskRandomFlip'),
+                 dict(type='MultiTaskScaleRotate', rotation_range=None,
+                      scale_choices=(1.0, 1.2, 1.5)),
+                 dict(type='MultiTaskResize', size=(32, 32)), dict(type='PackMultiTaskInputs')]
+    out = NYUDv2MT(nyud_root, split='train', pipeline=nyud_pipe)[0]
+    assert out['data_samples']['gt']['depth'].shape == (32, 32)
+
+
+def test_synthetic_loaders(synthetic_pascal, synthetic_nyud):
+    pascal = PascalContextMT(synthetic_pascal, split='val')
+    res = pascal[0]
+    assert res['img'].dtype == np.uint8 and set(res['gt']) == set(pascal.tasks)
+    nyud = NYUDv2MT(synthetic_nyud, split='train')
+    assert nyud.metainfo['variant'] in ('jpg-npy', 'png-npy')
+    assert nyud[0]['gt']['depth'].dtype == np.float32

@@ -12,9 +12,12 @@ writes a JSON index with a sha256 per file and the per-split file-list checksum 
 datasets put in ``metainfo['file_list_checksum']``).
 """
 import argparse
+import os.path as osp
 import sys
 
-from mtbench.datasets.checks import DATASETS_BY_NAME, check_dataset
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mtbench.datasets.checks import DATASETS_BY_NAME, check_dataset  # noqa: E402
 
 __all__ = ['parse_args', 'main']
 

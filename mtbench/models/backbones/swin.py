@@ -11,6 +11,8 @@ small 48,835,722; base 86,741,176; nano 2,278,366. The official Swin-T classifie
 (2 * 768 = 1,536) that is 27,517,818. The multi-task model reads post-merge features, so the final
 norm is never used and mtbench does not build it.
 """
+from __future__ import annotations
+
 import math
 from collections.abc import Sequence
 
@@ -153,7 +155,9 @@ class SwinTransformer(BaseModule):
         self.window_sizes = tuple(w for w, _ in geometry)
         self.shift_sizes = tuple(s for _, s in geometry)
         self.stage_channels = tuple(self.embed_dims * 2 ** i for i in range(n))
-        self.out_channels = tuple(c * 2 for c in self.stage_channels[:-1]) + self.stage_channels[-1:]
+        # Post-merge channels: stages 0..n-2 end with PatchMerging (C -> 2C), the last does not.
+        self.out_channels = tuple(2 * c for c in self.stage_channels[:-1]) + (
+            self.stage_channels[-1],)
         self.out_strides = tuple(patch_size * 2 ** min(i + 1, n - 1) for i in range(n))
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, patch_size)
@@ -202,7 +206,8 @@ class SwinTransformer(BaseModule):
 
     def forward_stage_tokens(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Shared pre-merge stage outputs, channels last ``[B, H_i, W_i, C_i]`` (strides 4..32)."""
-        return [o.pre_merge.view(o.pre_merge.shape[0], *o.pre_hw, -1) for o in self.forward_stages(x)]
+        return [o.pre_merge.view(o.pre_merge.shape[0], *o.pre_hw, -1)
+                for o in self.forward_stages(x)]
 
     @staticmethod
     def _to_map(tokens: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -224,6 +229,8 @@ class SwinTransformer(BaseModule):
         Raises:
             KeyError: when a stage produced task streams but none for a requested task.
         """
+        if isinstance(tasks, str):
+            tasks = [tasks]
         stages = self.forward_stages(x)
         shared = [self._to_map(o.x, o.hw) for o in stages]
         if tasks is None:

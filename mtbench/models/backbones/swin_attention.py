@@ -4,6 +4,7 @@
 wraps any module with its call signature with the pad / shift / partition / reverse steps, so
 that methods replacing a block or its attention can reuse them.
 """
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F

@@ -7,8 +7,10 @@ a fine-tuning method may replace with any module of the same call signature.
 
 Tokens travel as ``[B, H*W, C]`` together with their grid ``hw = (H, W)``.
 """
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,7 @@ from .swin_attention import WindowAttention, shifted_window_attention
 __all__ = ['BasicLayer', 'DropPath', 'Mlp', 'PatchMerging', 'StageOutput', 'SwinBlock']
 
 TaskTokens = dict[str, torch.Tensor]
-BlockOutput = torch.Tensor | tuple[torch.Tensor, TaskTokens]
+BlockOutput = Union[torch.Tensor, tuple[torch.Tensor, TaskTokens]]
 
 
 class DropPath(nn.Module):
@@ -107,9 +109,15 @@ class SwinBlock(nn.Module):
         return self.mlp(self.norm2(x))
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> BlockOutput:
-        """Args: x: tokens ``[B, H*W, C]``; hw: ``(H, W)``. Returns: tokens of the same shape.
+        """Apply the block.
 
-        A subclass may instead return ``(shared_tokens, {task: tokens})``.
+        Args:
+            x: tokens ``[B, H*W, C]``.
+            hw: ``(H, W)``.
+
+        Returns:
+            Tokens of the same shape. A subclass may instead return
+            ``(shared_tokens, {task: tokens})``; see :class:`BasicLayer`.
         """
         x = x + self.drop_path(self.attention_branch(x, hw))
         return x + self.drop_path(self.mlp_branch(x))
@@ -133,7 +141,15 @@ class PatchMerging(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]
                 ) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Args: x: ``[B, H*W, C]``; hw: ``(H, W)``. Returns: ``([B, H'*W', 2C], (H', W'))``."""
+        """Merge 2x2 neighbourhoods.
+
+        Args:
+            x: tokens ``[B, H*W, C]``.
+            hw: ``(H, W)``.
+
+        Returns:
+            ``([B, H'*W', 2C], (H', W'))`` with ``H' = ceil(H / 2)``, ``W' = ceil(W / 2)``.
+        """
         b, _, c = x.shape
         h, w = hw
         grid = x.view(b, h, w, c)
@@ -225,7 +241,15 @@ class BasicLayer(nn.Module):
         return merged, tasks, out_hw
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> StageOutput:
-        """Args: x: ``[B, H*W, C]``; hw: ``(H, W)``. Returns: a :class:`StageOutput`."""
+        """Run the stage.
+
+        Args:
+            x: tokens ``[B, H*W, C]``.
+            hw: ``(H, W)``.
+
+        Returns:
+            A :class:`StageOutput`.
+        """
         pre, tasks = self.forward_blocks(x, hw)
         merged, tasks, out_hw = self.merge(pre, tasks, hw)
         return StageOutput(merged, out_hw, tasks, pre, hw)

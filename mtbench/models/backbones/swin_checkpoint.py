@@ -18,6 +18,8 @@ without classifier head, final norm or buffers. Supported source layouts:
 The classifier head, the final ``norm`` and the buffers are dropped and reported in
 :attr:`SwinConversion.dropped`.
 """
+from __future__ import annotations
+
 import math
 import pickle
 import re

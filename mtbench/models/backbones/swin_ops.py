@@ -7,6 +7,8 @@ Token grids are kept as ``[B, H, W, C]`` (channels last) inside these helpers, a
 Padding follows mmseg's Swin: the grid is zero-padded at the bottom/right to a multiple of the
 window *before* the cyclic shift, and the shift mask is computed for the padded grid.
 """
+from __future__ import annotations
+
 from functools import lru_cache
 
 import torch

@@ -1,0 +1,177 @@
+"""One contract matrix for every registered fine-tuning method.
+
+Adding a method = adding a row to CASES; every contract below then runs on it.
+"""
+import copy
+
+import pytest
+import torch
+from conftest import tiny_model_cfg
+
+from mtbench.engine.params import count_parameters
+from mtbench.registry import METHODS, MODELS, build_or_explain
+
+TASKS = ('semseg', 'saliency', 'normals')
+CASES = [
+    ('full_ft', dict(type='FullFineTuning'), TASKS),
+    ('single_task', dict(type='SingleTaskFineTuning'), ('semseg',)),
+    ('decoder_only', dict(type='DecoderOnly'), TASKS),
+    ('lora-qkv', dict(type='LoRA', rank=4), TASKS),
+    ('lora-all', dict(type='LoRA', rank=2, alpha=4, targets=('qkv', 'proj', 'fc1', 'fc2')),
+     TASKS),
+    ('adapter', dict(type='BottleneckAdapter', reduction=4), TASKS),
+    ('adapter-mlp', dict(type='BottleneckAdapter', reduction=8, positions=('mlp',)), TASKS),
+    ('vpt-shallow', dict(type='VPT', num_prompts=3, deep=False), TASKS),
+    ('vpt-deep', dict(type='VPT', num_prompts=2, deep=True), TASKS),
+    ('bitfit', dict(type='BitFit'), TASKS),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _build(method, tasks, seed=0):
+    torch.manual_seed(seed)
+    return build_or_explain(MODELS, tiny_model_cfg(tasks, method=copy.deepcopy(method)))
+
+
+def _batch(tasks, b=2, size=64):
+    g = torch.Generator().manual_seed(1)
+    gt = {}
+    for t in tasks:
+        if t == 'semseg':
+            gt[t] = torch.randint(0, 21, (b, size, size), generator=g)
+        elif t == 'saliency':
+            gt[t] = torch.randint(0, 2, (b, size, size), generator=g)
+        elif t == 'normals':
+            gt[t] = torch.nn.functional.normalize(torch.randn(b, 3, size, size, generator=g),
+                                                  dim=1)
+    return {'inputs': torch.randint(0, 256, (b, 3, size, size), generator=g, dtype=torch.uint8),
+            'data_samples': {'img_id': [str(i) for i in range(b)], 'gt': gt}}
+
+
+def _step(model, tasks):
+    data = model.data_preprocessor(_batch(tasks), True)
+    model.train()
+    loss = sum(model(**data, mode='loss').values())
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.05)
+    opt.zero_grad()
+    loss.backward()
+    return opt, data
+
+
+def _predict(model, data):
+    model.eval()
+    with torch.no_grad():
+        return model(**data, mode='tensor')
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_build_and_forward_modes(case):
+    _, method, tasks = case
+    model = _build(method, tasks)
+    data = model.data_preprocessor(_batch(tasks), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {f'loss_{t}' for t in tasks}
+    model.eval()
+    with torch.no_grad():
+        preds = model(**data, mode='predict')
+    assert len(preds) == 2 and set(preds[0]['pred']) == set(tasks)
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_gradients_only_for_trainable_and_frozen_unchanged(case):
+    _, method, tasks = case
+    model = _build(method, tasks)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    opt, _ = _step(model, tasks)
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            assert param.grad is None, f'frozen {name} received a gradient'
+    trainable_with_grad = [n for n, p in model.named_parameters()
+                           if p.requires_grad and p.grad is not None]
+    assert trainable_with_grad, 'no trainable parameter received a gradient'
+    opt.step()
+    for name, param in model.named_parameters():
+        if name in frozen:
+            assert torch.equal(param, frozen[name]), f'frozen {name} changed'
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_parameter_count_closed_form(case):
+    _, method, tasks = case
+    model = _build(method, tasks)
+    counts = count_parameters(model)
+    by_flag = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert counts['trainable'] == by_flag == model.method.num_trainable(model)
+    assert counts['trainable'] == (counts['backbone_added'] + counts['backbone_original']
+                                   + counts['decoders'])
+    assert counts['trainable'] == counts['shared'] + sum(counts['per_task'].values())
+    prefix = model.method.param_prefix
+    added = sum(p.numel() for n, p in model.backbone.named_parameters()
+                if prefix and prefix in n)
+    assert counts['backbone_added'] == added
+
+
+@pytest.mark.parametrize('case', [c for c in CASES
+                                  if getattr(METHODS.get(c[1]['type']), 'identity_at_init',
+                                             False)], ids=lambda c: c[0])
+def test_identity_at_init(case):
+    _, method, tasks = case
+    plain = _build(dict(type='FullFineTuning'), tasks)
+    adapted = _build(method, tasks)
+    x = torch.randn(2, 3, 64, 64)
+    plain.eval()
+    adapted.eval()
+    with torch.no_grad():
+        ref = plain.backbone(x, list(tasks))
+        out = adapted.backbone(x, list(tasks))
+    for t in tasks:
+        for a, b in zip(out[t], ref[t]):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('case', [c for c in CASES
+                                  if METHODS.get(c[1]['type']).supports_merge],
+                         ids=lambda c: c[0])
+def test_merge_equals_unmerged(case):
+    _, method, tasks = case
+    model = _build(method, tasks)
+    opt, data = _step(model, tasks)
+    opt.step()
+    before = _predict(model, data)
+    model.method.merge(model)
+    merged = _predict(model, data)
+    model.method.unmerge(model)
+    after = _predict(model, data)
+    for t in tasks:
+        torch.testing.assert_close(merged[t], before[t], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(after[t], before[t], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('case', CASES, ids=IDS)
+def test_trainable_state_round_trip(case, tmp_path):
+    _, method, tasks = case
+    model = _build(method, tasks)
+    opt, data = _step(model, tasks)
+    opt.step()
+    state = model.method.trainable_state_dict(model)
+    path = tmp_path / 'trainable.pth'
+    torch.save(state, path)
+    fresh = _build(method, tasks, seed=0)  # the same "pretrained" weights, fresh method params
+    fresh.method.load_trainable_state_dict(fresh, torch.load(path, weights_only=True))
+    expected, got = _predict(model, data), _predict(fresh, data)
+    for t in tasks:
+        torch.testing.assert_close(got[t], expected[t], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('method,match', [
+    (dict(type='LoRA', rank=0), 'rank'),
+    (dict(type='LoRA', rank=10_000), 'rank'),
+    (dict(type='LoRA', rank=2, targets=('qvk',)), "'qvk' matches no Linear"),
+    (dict(type='BottleneckAdapter', reduction=0), 'reduction'),
+    (dict(type='BottleneckAdapter', positions=('ffn',)), 'positions'),
+    (dict(type='VPT', num_prompts=0), 'num_prompts'),
+])
+def test_bad_hyper_parameters_are_clear_errors(method, match):
+    with pytest.raises(ValueError, match=match):
+        _build(method, TASKS)
