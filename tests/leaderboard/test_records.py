@@ -140,3 +140,14 @@ def test_filename_and_primary_values(record):
     assert record_filename(record) == 'full_ft--a_b_c--seed0.json'
     assert primary_values(record) == {'semseg': 67.56, 'human_parts': 60.24, 'saliency': 65.21,
                                       'normals': 16.64}
+
+
+def test_record_shaped_like_the_engine_hook(record):
+    """Keys as mtbench/engine/hooks/result_record_hook.py writes them."""
+    record.update({'test_wall_time_s': 1.5, 'train_wall_time_s': None, 'git_commit': 'unknown',
+                   'delta_m': {'value': 2.1, 'reference': None}})
+    record['dataset'].update({'variant': 'unknown', 'checksum': 'sha256:' + '0' * 64})
+    record['backbone']['pretrained'] = None
+    record['versions'] = {'python': '3.11.7', 'torch': '2.4.0', 'mmengine': '0.10.4',
+                          'timm': '1.0.9', 'numpy': '1.26.4'}
+    assert validate_record(record) == []

@@ -34,25 +34,30 @@ def intrinsics(size: Tuple[int, int], fov: float) -> Dict[str, float]:
     return {'fx': float(f), 'fy': float(f), 'cx': 0.5 * w, 'cy': 0.5 * h}
 
 
-def _bounds(prim, centre_c, f, cx, cy, w, h):
-    """Conservative pixel rectangle covering a primitive's bounding sphere."""
-    p = prim.params
-    if prim.shape == 'frustum':
-        radius = float(np.hypot(max(p[0], p[1]), p[2]))
-    elif prim.shape == 'box':
-        radius = float(np.linalg.norm(p))
-    else:
-        radius = max(p)
-    x, y, z = centre_c
-    if z - radius <= NEAR * 2:
-        return (0, h, 0, w) if z + radius > NEAR else None
-    zs = (z - radius, z + radius)
-    xs = [(x + s * radius) / zz for s in (-1, 1) for zz in zs]
-    ys = [(y + s * radius) / zz for s in (-1, 1) for zz in zs]
-    u0, u1 = int(np.floor(min(xs) * f + cx)), int(np.ceil(max(xs) * f + cx)) + 1
-    v0, v1 = int(np.floor(min(ys) * f + cy)), int(np.ceil(max(ys) * f + cy)) + 1
-    u0, v0, u1, v1 = max(u0, 0), max(v0, 0), min(u1, w), min(v1, h)
-    return (v0, v1, u0, u1) if u1 > u0 and v1 > v0 else None
+def _rects(scene: Scene, origin: np.ndarray, rwc: np.ndarray, k: dict, w: int, h: int):
+    """Conservative pixel rectangles ``(v0, v1, u0, u1)`` of the primitives' bounding spheres.
+
+    ``None`` marks primitives entirely behind the camera or outside the image.
+    """
+    prims = scene.primitives
+    if not prims:
+        return []
+    cc = (np.array([p.centre for p in prims]) - origin) @ rwc.T
+    r = np.array([p.radius for p in prims])
+    x, y, z = cc.T
+    full = z - r <= 2 * NEAR
+    zz = np.stack([np.where(full, 1.0, z - r), z + r])
+    xs = np.concatenate([(x - r) / zz, (x + r) / zz])
+    ys = np.concatenate([(y - r) / zz, (y + r) / zz])
+    u0 = np.clip(np.floor(xs.min(0) * k['fx'] + k['cx']), 0, w).astype(int)
+    u1 = np.clip(np.ceil(xs.max(0) * k['fx'] + k['cx']) + 1, 0, w).astype(int)
+    v0 = np.clip(np.floor(ys.min(0) * k['fy'] + k['cy']), 0, h).astype(int)
+    v1 = np.clip(np.ceil(ys.max(0) * k['fy'] + k['cy']) + 1, 0, h).astype(int)
+    u0[full], v0[full], u1[full], v1[full] = 0, 0, w, h
+    keep = (z + r > NEAR) & (u1 > u0) & (v1 > v0)
+    return [(a, b, c, d) if ok else None
+            for a, b, c, d, ok in zip(v0.tolist(), v1.tolist(), u0.tolist(), u1.tolist(),
+                                      keep.tolist())]
 
 
 def _cast(scene: Scene, dirs: np.ndarray, origin: np.ndarray, rwc: np.ndarray, k: dict,
@@ -67,8 +72,7 @@ def _cast(scene: Scene, dirs: np.ndarray, origin: np.ndarray, rwc: np.ndarray, k
     plane_id = np.full(n_pix, -1, dtype=np.int32)
     for i, pl in enumerate(scene.planes):
         den = pl.normal @ dirs
-        with np.errstate(divide='ignore', invalid='ignore'):
-            t = (pl.offset - pl.normal @ origin) / den
+        t = (pl.offset - pl.normal @ origin) / den
         ok = (den < 0) & (t > NEAR) & (t < depth)
         if np.isfinite(pl.max_range):
             ok &= np.sqrt(dirs[0] ** 2 + dirs[2] ** 2) * t <= pl.max_range
@@ -87,9 +91,7 @@ def _cast(scene: Scene, dirs: np.ndarray, origin: np.ndarray, rwc: np.ndarray, k
                 (pts >= dc.lo[:, None]) & (pts <= dc.hi[:, None]), axis=0)
             sid[pidx[inside]] = dc.surface
     grid = np.arange(n_pix).reshape(h, w)
-    f, cx, cy = k['fx'], k['cx'], k['cy']
-    for prim in scene.primitives:
-        box = _bounds(prim, rwc @ (prim.centre - origin), f, cx, cy, w, h)
+    for prim, box in zip(scene.primitives, _rects(scene, origin, rwc, k, w, h)):
         if box is None:
             continue
         v0, v1, u0, u1 = box
@@ -203,7 +205,8 @@ def render(scene: Scene, size: Tuple[int, int], rng: np.random.Generator) -> dic
     rwc = cam.world_to_camera()
     dirs = rwc.T @ dirs_c
     origin = np.array([0.0, cam.height, 0.0])
-    depth, sid, nrm, tc = _cast(scene, dirs, origin, rwc, k, size)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        depth, sid, nrm, tc = _cast(scene, dirs, origin, rwc, k, size)
     hit = np.isfinite(depth)
     nrm /= np.maximum(np.sqrt((nrm * nrm).sum(0)), 1e-12)
     nrm *= np.where((nrm * dirs).sum(0) > 0, -1.0, 1.0)

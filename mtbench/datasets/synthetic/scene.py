@@ -6,6 +6,7 @@ and looks along ``+z`` (pitched down, slightly rolled). Objects are built in an 
 ``+x``) and placed with a position and a yaw.
 """
 import colorsys
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -59,6 +60,17 @@ class Primitive:
     rot: np.ndarray
     centre: np.ndarray
     surface: int
+    radius: float = 0.0  # bounding-sphere radius (computed when 0)
+
+    def __post_init__(self):
+        if self.radius <= 0.0:
+            p = self.params
+            if self.shape == 'frustum':
+                self.radius = math.hypot(max(p[0], p[1]), p[2])
+            elif self.shape == 'box':
+                self.radius = math.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
+            else:
+                self.radius = max(p)
 
 
 @dataclass
