@@ -5,7 +5,10 @@ from .bitfit import BitFit
 from .decoder_only import DecoderOnly
 from .full_ft import FullFineTuning
 from .lora import LoRA
+from .mtlora import MTLoRA  # noqa: F401
+from .progressive import ProgressiveTaskAdapters  # noqa: F401
 from .single_task import SingleTaskFineTuning
+from .tadformer import TADFormer  # noqa: F401
 from .vpt import VPT
 
 __all__ = ['BaseMethod', 'FullFineTuning', 'SingleTaskFineTuning', 'DecoderOnly', 'LoRA',

@@ -24,6 +24,21 @@ CASES = [
     ('vpt-shallow', dict(type='VPT', num_prompts=3, deep=False), TASKS),
     ('vpt-deep', dict(type='VPT', num_prompts=2, deep=True), TASKS),
     ('bitfit', dict(type='BitFit'), TASKS),
+    ('progressive', dict(type='ProgressiveTaskAdapters', ranks=2, grouping=[
+        'shared', 'shared', [['semseg', 'saliency'], ['normals']], 'task']), TASKS),
+    ('progressive-red', dict(type='ProgressiveTaskAdapters', ranks=[2, 2, 1, 1], scale=4.0,
+                             dropout=0.1, targets=('qkv', 'reduction'),
+                             grouping=[[['semseg', 'normals'], ['saliency']], 'task',
+                                       'task', 'task']), TASKS),
+    ('tadformer', dict(type='TADFormer', rank=4), TASKS),
+    ('tadformer-static', dict(type='TADFormer', rank=2, filter='static', dropout=0.1,
+                              stagewise_gating=False), TASKS),
+    ('mtlora', dict(type='MTLoRA', rank=4, task_rank=2, dropout=0.1), TASKS),
+    ('mtlora-plus', dict(type='MTLoRA', rank=[2, 2, 3, 2], downsampler_lora=True,
+                         task_rank=dict(semseg=1, saliency=3, normals=2)), TASKS),
+    ('mtlora-v2-inter', dict(type='MTLoRA', rank=2, task_rank=1, shared_mode='matrixv2',
+                             intermediate_specialization=True, qkv_enabled=False), TASKS),
+    ('mtlora-lora-only', dict(type='MTLoRA', rank=2, shared_mode='lora_only'), TASKS),
 ]
 IDS = [c[0] for c in CASES]
 

@@ -6,8 +6,8 @@ data_root = 'data/NYUD_MT'
 tasks = ['semseg', 'depth', 'normals', 'edge']
 train_pipeline = [
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='MultiTaskScaleRotate', rotation=(0, 0), scale=(1.0, 1.2, 1.5),
-         depth_scale_divide=True),
+    dict(type='MultiTaskScaleRotate', rotation_range=None, scale_choices=(1.0, 1.2, 1.5),
+         divide_depth=True),
     dict(type='MultiTaskResize', size=(448, 448)),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -6,7 +6,7 @@ data_root = 'data/PASCAL_MT'
 tasks = ['semseg', 'human_parts', 'saliency', 'normals']
 train_pipeline = [
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='MultiTaskScaleRotate', rotation=(-20, 20), scale=(0.75, 1.25)),
+    dict(type='MultiTaskScaleRotate', rotation_range=(-20, 20), scale_range=(0.75, 1.25)),
     dict(type='MultiTaskResize', size=(448, 448)),
     dict(type='PackMultiTaskInputs'),
 ]

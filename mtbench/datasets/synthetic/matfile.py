@@ -81,7 +81,7 @@ def _encode(value, name: str = '') -> bytes:
     return _matrix(_MX[key], arr.shape, name, _element(_MI[key], data.tobytes(order='F')))
 
 
-def mat_bytes(variables: Dict[str, object], compress_level: int = 6) -> bytes:
+def mat_bytes(variables: Dict[str, object], compress_level: int = 1) -> bytes:
     """Serialise ``{name: value}`` to the bytes of a MATLAB v5 file (deterministic).
 
     Args:

@@ -16,7 +16,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from .classes import KINDS, PART_NAMES
-from .geometry import NEAR, intersect
+from .geometry import NEAR, SHAPES, intersect, local_normals
 from .scene import TEX_CHECKER, TEX_GRADIENT, TEX_NOISE, TEX_SPOTS, TEX_STRIPES, Scene
 
 __all__ = ['intrinsics', 'kind_labels', 'render']
@@ -91,23 +91,43 @@ def _cast(scene: Scene, dirs: np.ndarray, origin: np.ndarray, rwc: np.ndarray, k
                 (pts >= dc.lo[:, None]) & (pts <= dc.hi[:, None]), axis=0)
             sid[pidx[inside]] = dc.surface
     grid = np.arange(n_pix).reshape(h, w)
-    for prim, box in zip(scene.primitives, _rects(scene, origin, rwc, k, w, h)):
+    pid = np.full(n_pix, -1, dtype=np.int64)
+    for i, (prim, box) in enumerate(zip(scene.primitives, _rects(scene, origin, rwc, k, w, h))):
         if box is None:
             continue
         v0, v1, u0, u1 = box
         idx = grid[v0:v1, u0:u1].ravel()
-        d_loc = prim.rot.T @ dirs[:, idx]
-        o_loc = prim.rot.T @ (origin - prim.centre)
-        t, valid, normal_fn = intersect(prim.shape, prim.params, o_loc, d_loc)
-        win = np.flatnonzero(valid & (t < depth[idx]))
-        if not win.size:
-            continue
-        widx = idx[win]
-        depth[widx] = t[win]
-        sid[widx] = prim.surface
-        nrm[:, widx] = prim.rot @ normal_fn(win)
-        tc[:, widx] = o_loc[:, None] + t[win] * d_loc[:, win]
+        rt = prim.rot.T
+        t = intersect(prim.shape, prim.params, np.dot(rt, origin - prim.centre),
+                      np.dot(rt, dirs[:, idx]))
+        win = np.flatnonzero(t < depth[idx])
+        if win.size:
+            widx = idx[win]
+            depth[widx] = t[win]
+            pid[widx] = i
+    _primitive_normals(scene, pid, depth, dirs, origin, sid, nrm, tc)
     return depth, sid, nrm, tc
+
+
+def _primitive_normals(scene, pid, depth, dirs, origin, sid, nrm, tc):
+    """Fill surface ids, world normals and local texture coordinates of primitive pixels."""
+    px = np.flatnonzero(pid >= 0)
+    if not px.size:
+        return
+    prims = scene.primitives
+    pp = pid[px]
+    rot = np.array([p.rot for p in prims])[pp]
+    rel = origin[:, None] + depth[px] * dirs[:, px] - np.array([p.centre for p in prims])[pp].T
+    q = np.einsum('nji,jn->in', rot, rel)
+    params = np.array([p.params for p in prims])[pp].T
+    code = np.array([SHAPES.index(p.shape) for p in prims])[pp]
+    for c, shape in enumerate(SHAPES):
+        sel = np.flatnonzero(code == c)
+        if sel.size:
+            n_loc = local_normals(shape, params[:, sel], q[:, sel])
+            nrm[:, px[sel]] = np.einsum('nij,jn->in', rot[sel], n_loc)
+    tc[:, px] = q
+    sid[px] = np.array([p.surface for p in prims])[pp]
 
 
 def _material_table(scene: Scene) -> dict:
@@ -160,7 +180,12 @@ def _shade(scene: Scene, dirs, sid, nrm, tc, hit, rng) -> np.ndarray:
     diff = np.maximum(ldir @ nrm, 0.0)
     half = ldir[:, None] + view
     half /= np.sqrt((half * half).sum(0))
-    spec = tab['spec'][mat] * np.maximum((nrm * half).sum(0), 0.0) ** tab['shine'][mat]
+    spec = np.zeros(sid.shape, dtype=np.float32)
+    gloss = np.flatnonzero(tab['spec'][mat] > 0)
+    if gloss.size:
+        m = mat[gloss]
+        spec[gloss] = tab['spec'][m] * np.maximum(
+            (nrm[:, gloss] * half[:, gloss]).sum(0), 0.0) ** tab['shine'][m]
     shadow = np.ones(sid.shape, dtype=np.float32)
     sh_idx = np.flatnonzero(np.array([s.shadowed for s in surf])[sid] & hit)
     if sh_idx.size:

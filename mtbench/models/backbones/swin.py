@@ -149,6 +149,11 @@ class SwinTransformer(BaseModule):
         self.depths = tuple(int(d) for d in settings['depths'])
         self.num_heads = tuple(int(h) for h in settings['num_heads'])
         self.img_size = img_size
+        self.patch_size = patch_size
+        self.in_channels = in_channels
+        self.mlp_ratio = mlp_ratio
+        self.qkv_bias = qkv_bias
+        self.drop_path_rate = drop_path_rate
         self.pretrained = pretrained
         n = len(self.depths)
         geometry = stage_window_config(img_size, patch_size, int(settings['window_size']), n)

@@ -48,7 +48,8 @@ class WindowAttention(nn.Module):
         """The bias added to the token-token logits, ``[num_heads, N, N]``."""
         n = self.window_size ** 2
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        return bias.view(n, n, self.num_heads).permute(2, 0, 1)
+        # Contiguous: fused SDPA kernels need a unit stride in the last dimension of the mask.
+        return bias.view(n, n, self.num_heads).permute(2, 0, 1).contiguous()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 prompts: torch.Tensor | None = None) -> torch.Tensor:

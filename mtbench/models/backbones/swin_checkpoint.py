@@ -230,14 +230,16 @@ def _describe(model: nn.Module) -> str:
 
 
 def _fit_to_model(state_dict: dict, target: dict) -> tuple[dict, list]:
-    """Rename plain linears to wrapped ones where the model wraps them; resize bias tables."""
+    """Map ``<site>.weight`` to ``<site>.{linear,base_layer}.weight`` where the model wraps the
+    linear, and resize relative-position tables to the model's windows."""
     out, resized = {}, []
     for name, value in state_dict.items():
         if name not in target:
             stem, _, leaf = name.rpartition('.')
-            wrapped = f'{stem}.linear.{leaf}'
-            if wrapped in target:
-                name = wrapped
+            for wrapper in ('linear', 'base_layer'):
+                if f'{stem}.{wrapper}.{leaf}' in target:
+                    name = f'{stem}.{wrapper}.{leaf}'
+                    break
         ref = target.get(name)
         if (name.endswith('relative_position_bias_table') and ref is not None
                 and value.shape != ref.shape and value.shape[1:] == ref.shape[1:]):

@@ -1,0 +1,118 @@
+"""Efficiency figures of a model config: FLOPs, training step time, peak memory, latency.
+
+Used by ``tools/analysis/benchmark.py``, which runs :func:`measure` in a fresh process per
+config so that peak-RSS figures on CPU belong to one model only.
+"""
+import platform
+import statistics
+import time
+from typing import Dict, Optional, Sequence
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mtbench.engine.hooks.result_record_hook import peak_memory_mb
+
+__all__ = ['hardware_string', 'count_forward_flops', 'measure']
+
+
+def hardware_string() -> str:
+    """A short description of the device the figures come from."""
+    if torch.cuda.is_available():
+        return f'cuda:{torch.cuda.get_device_name(0)}'
+    return f'cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads'
+
+
+def _fake_batch(model, batch_size: int, size: Sequence[int], device) -> dict:
+    h, w = size
+    gt = {}
+    g = torch.Generator().manual_seed(0)
+    for task in model.tasks:
+        out = model.decoders[task].out_channels
+        if task in ('semseg', 'human_parts'):
+            gt[task] = torch.randint(0, out, (batch_size, h, w), generator=g)
+        elif task in ('saliency', 'edge'):
+            gt[task] = torch.randint(0, 2, (batch_size, h, w), generator=g)
+        elif task == 'normals':
+            gt[task] = torch.nn.functional.normalize(torch.randn(batch_size, 3, h, w, generator=g),
+                                                     dim=1)
+        else:
+            gt[task] = torch.rand(batch_size, h, w, generator=g) * 5 + 0.5
+    inputs = torch.randint(0, 256, (batch_size, 3, h, w), generator=g, dtype=torch.uint8)
+    batch = {'inputs': inputs, 'data_samples': {'img_id': [str(i) for i in range(batch_size)],
+                                                'gt': gt}}
+    return model.data_preprocessor(batch, True)
+
+
+def count_forward_flops(model, inputs: torch.Tensor) -> int:
+    """Forward FLOPs (multiply-adds counted as 2) of ``model`` on ``inputs``, per batch."""
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(inputs, mode='tensor')
+    return int(counter.get_total_flops())
+
+
+def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps: int = 10,
+            warmup: int = 3, device: Optional[str] = None, lr: float = 1e-4) -> Dict:
+    """Measure one model: FLOPs/image, train step (median), peak memory, inference latency."""
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    model.to(device)
+    data = _fake_batch(model, batch_size, size, device)
+    data = {'inputs': data['inputs'].to(device),
+            'data_samples': {**data['data_samples'],
+                             'gt': {t: v.to(device) for t, v in
+                                    data['data_samples']['gt'].items()}}}
+    flops = count_forward_flops(model, data['inputs'][:1])
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr)
+    model.train()
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(warmup + steps):
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        loss = sum(model(**data, mode='loss').values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    step = statistics.median(times)
+    peak = peak_memory_mb()
+    model.eval()
+    merged = False
+    if getattr(model.method, 'supports_merge', False):
+        model.method.merge(model)
+        merged = True
+    lat = []
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(data['inputs'], mode='tensor')
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            if i >= warmup:
+                lat.append(time.perf_counter() - start)
+    if merged:
+        model.method.unmerge(model)
+    return {
+        'flops_per_image': flops,
+        'train_step_s': step,
+        'train_step_s_all': times,
+        'train_throughput': batch_size / step,
+        'peak_memory_mb': peak,
+        'peak_memory_kind': 'cuda_max_allocated' if device.type == 'cuda' else 'cpu_peak_rss',
+        'inference_latency_ms': 1000 * statistics.median(lat) / batch_size,
+        'inference_merged': merged,
+        'batch_size': batch_size,
+        'input_size': list(size),
+        'hardware': hardware_string(),
+    }

@@ -1,0 +1,175 @@
+"""The MTLoRA linear layer: a frozen Linear with a shared and optional task-specific LoRA.
+
+Task streams travel *stacked along the batch dimension*: a tensor of ``(1 + T) * n`` rows holds
+the shared stream (rows ``0 .. n-1``) followed by one block of ``n`` rows per task, in the
+layer's task order. This lets the block run ``norm2``, GELU, dropout and the frozen weight once
+for all streams, and computes every task's low-rank path with one batched matmul.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ['MTLoRALinear', 'SHARED_MODES', 'site_dims']
+
+#: ``matrix``: task output = W x + task delta (the reference default); ``matrixv2``: task
+#: output = shared output + task delta; ``lora_only``: no task paths (plain multi-task LoRA).
+SHARED_MODES = ('matrix', 'matrixv2', 'lora_only')
+
+
+def _lora_pair(rank: int, d_in: int, d_out: int, like: torch.Tensor):
+    a = nn.Parameter(torch.empty(rank, d_in, device=like.device, dtype=like.dtype))
+    b = nn.Parameter(torch.zeros(d_out, rank, device=like.device, dtype=like.dtype))
+    nn.init.kaiming_uniform_(a, a=math.sqrt(5))
+    return a, b
+
+
+class MTLoRALinear(nn.Module):
+    """``W x + b`` (frozen ``linear``) plus MTLoRA's low-rank updates.
+
+    * shared output: ``y = W x + b + s * B_s A_s drop(x)``;
+    * task output (``shared_mode='matrix'``): ``y_t = W x + b + s_t * B_t A_t x_t``, where the
+      frozen weight sees the *shared* input ``x`` and the task LoRA sees the task input ``x_t``
+      (``drop(x)`` when the layer has no task inputs, see ``task_input``);
+    * ``shared_mode='matrixv2'``: ``y_t = y + s_t * B_t A_t x_t``.
+
+    ``A`` matrices are Kaiming-uniform (a = sqrt(5)), ``B`` matrices zero, so every update starts
+    at 0. Dropout applies to the shared input only.
+
+    Args:
+        linear: the pretrained layer (kept as ``linear``, like the reference's key layout).
+        rank: shared rank ``r`` (``lora_shared_A`` ``[r, d_in]``, ``lora_shared_B`` ``[d_out, r]``).
+        scale: shared scale ``s`` (a plain multiplier, not ``alpha / r``).
+        dropout: dropout probability on the shared LoRA input.
+        task_ranks: ``{task: r_t}`` (ordered) for task-specific LoRA (``lora_tasks_A.<task>``,
+            ``lora_tasks_B.<task>``); ``None`` or empty for a shared-only layer.
+        task_scales: ``{task: s_t}``.
+        shared_mode: ``'matrix'`` or ``'matrixv2'`` (see above).
+        task_input: ``'shared'`` when the input is the shared stream only (the tasks' LoRA sees
+            ``drop(x)``: the attention ``proj``), or ``'stacked'`` when the input holds the
+            shared and the task streams stacked along dim 0 (``fc1``, ``fc2``).
+    """
+
+    def __init__(self, linear: nn.Linear, rank: int, scale: float = 4.0, dropout: float = 0.0,
+                 task_ranks: Optional[Dict[str, int]] = None,
+                 task_scales: Optional[Dict[str, float]] = None, shared_mode: str = 'matrix',
+                 task_input: str = 'stacked'):
+        super().__init__()
+        if shared_mode not in ('matrix', 'matrixv2'):
+            raise ValueError(f"MTLoRALinear shared_mode must be 'matrix' or 'matrixv2', "
+                             f'got {shared_mode!r}')
+        if task_input not in ('shared', 'stacked'):
+            raise ValueError(f"task_input must be 'shared' or 'stacked', got {task_input!r}")
+        self.linear = linear
+        d_in, d_out = linear.in_features, linear.out_features
+        self.rank = int(rank)
+        self.scale = float(scale)
+        self.lora_shared_A, self.lora_shared_B = _lora_pair(self.rank, d_in, d_out,
+                                                            linear.weight)
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        task_ranks = dict(task_ranks or {})
+        self.tasks = tuple(task_ranks)
+        self.task_ranks = task_ranks
+        self.task_scales = {t: float((task_scales or {}).get(t, scale)) for t in self.tasks}
+        self.shared_mode = shared_mode
+        self.task_input = task_input
+        self.lora_tasks_A = nn.ParameterDict()
+        self.lora_tasks_B = nn.ParameterDict()
+        for task, r in task_ranks.items():
+            self.lora_tasks_A[task], self.lora_tasks_B[task] = _lora_pair(
+                int(r), d_in, d_out, linear.weight)
+
+    @property
+    def in_features(self) -> int:
+        return self.linear.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linear.out_features
+
+    @property
+    def num_streams(self) -> int:
+        """Streams in the output: 1 (shared) + number of tasks."""
+        return 1 + len(self.tasks)
+
+    def _stacked_task_weights(self):
+        """``A`` ``[T, r_max, d_in]``, ``B`` ``[T, d_out, r_max]`` (zero-padded), scales ``[T]``."""
+        r_max = max(self.task_ranks.values())
+        a = [F.pad(self.lora_tasks_A[t], (0, 0, 0, r_max - self.task_ranks[t]))
+             for t in self.tasks]
+        b = [F.pad(self.lora_tasks_B[t], (0, r_max - self.task_ranks[t])) for t in self.tasks]
+        scales = torch.tensor([self.task_scales[t] for t in self.tasks],
+                              dtype=self.lora_shared_A.dtype, device=self.lora_shared_A.device)
+        return torch.stack(a), torch.stack(b), scales
+
+    def task_deltas(self, x_tasks: torch.Tensor) -> torch.Tensor:
+        """``s_t * B_t A_t x_t`` for every task at once.
+
+        Args:
+            x_tasks: ``[T, m, d_in]`` per-task inputs, or ``[m, d_in]`` shared by all tasks.
+
+        Returns:
+            ``[T, m, d_out]``.
+        """
+        a, b, scales = self._stacked_task_weights()
+        if x_tasks.dim() == 2:  # one input for every task: one matmul against all A_t
+            t, r, _ = a.shape
+            low = F.linear(x_tasks, a.reshape(t * r, -1)).view(-1, t, r).transpose(0, 1)
+        else:
+            low = torch.bmm(x_tasks, a.transpose(1, 2))
+        out = torch.bmm(low, b.transpose(1, 2))
+        return out * scales.to(out.dtype).view(-1, 1, 1)
+
+    def shared_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not)."""
+        return self.linear(x) + self.scale * F.linear(
+            F.linear(self.lora_dropout(x), self.lora_shared_A), self.lora_shared_B)
+
+    def forward_streams(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The shared output ``[n, ..., d_out]`` and the task outputs ``[T, n, ..., d_out]``.
+
+        Args:
+            x: the shared input ``[n, ...]`` (``task_input='shared'``) or the stacked input
+                ``[(1 + T) * n, ...]`` (``task_input='stacked'``).
+        """
+        streams = self.num_streams
+        if self.task_input == 'stacked':
+            if x.shape[0] % streams:
+                raise ValueError(f'MTLoRALinear expects {streams} stacked streams, got a batch '
+                                 f'of {x.shape[0]}')
+            n = x.shape[0] // streams
+            x_shared, x_tasks = x[:n], x[n:].reshape(streams - 1, -1, x.shape[-1])
+        else:
+            x_shared, x_tasks = x, None
+        lead = x_shared.shape[:-1]
+        base = self.linear(x_shared)
+        dropped = self.lora_dropout(x_shared)
+        shared = base + self.scale * F.linear(F.linear(dropped, self.lora_shared_A),
+                                              self.lora_shared_B)
+        if x_tasks is None:
+            x_tasks = dropped.reshape(-1, x.shape[-1])
+        deltas = self.task_deltas(x_tasks).view(streams - 1, *lead, -1)
+        return shared, (shared if self.shared_mode == 'matrixv2' else base).unsqueeze(0) + deltas
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Without task LoRA: :meth:`shared_forward`. With task LoRA: the stacked output
+        ``[(1 + T) * n, ..., d_out]`` (shared first) of :meth:`forward_streams`."""
+        if not self.tasks:
+            return self.shared_forward(x)
+        shared, tasks = self.forward_streams(x)
+        return torch.cat([shared, tasks.flatten(0, 1)], dim=0)
+
+    def extra_repr(self) -> str:
+        text = f'rank={self.rank}, scale={self.scale}'
+        if self.tasks:
+            text += (f', task_ranks={self.task_ranks}, shared_mode={self.shared_mode}, '
+                     f'task_input={self.task_input}')
+        return text
+
+
+def site_dims(dim: int, hidden: int) -> Dict[str, Sequence[int]]:
+    """``(d_in, d_out)`` of the four block sites for width ``dim`` and MLP width ``hidden``."""
+    return {'qkv': (dim, 3 * dim), 'proj': (dim, dim), 'fc1': (dim, hidden),
+            'fc2': (hidden, dim)}

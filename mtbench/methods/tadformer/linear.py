@@ -1,0 +1,88 @@
+"""TADFormer's linear site: frozen Linear + shared LoRA, with an optional task path (TA-module)."""
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ['TADLinear']
+
+
+class TADLinear(nn.Module):
+    """``y = W x + b + s B A drop(x)`` around a frozen ``nn.Linear`` (shared by all tasks).
+
+    In the task-adapting block of a stage, ``attn.proj``/``mlp.fc1``/``mlp.fc2`` also run the
+    *TA-module* for every task: ``y_t = W x + s B F(A z_t)``, where ``z_t`` is the task input,
+    ``F`` a task filter (:mod:`mtbench.methods.tadformer.filters`) applied on the spatial layout
+    of the rank-r bottleneck, and the frozen ``W x`` is the shared pre-activation. ``s`` is a plain
+    multiplier (not ``alpha / r``).
+
+    Args:
+        base_layer: the pretrained linear layer (kept as ``base_layer``, frozen by the method).
+        rank: LoRA rank ``r``.
+        scale: the multiplier ``s``.
+        dropout: dropout on the shared LoRA input.
+        task_filter: the TA-module filter, or ``None`` (shared LoRA only).
+        prompt_norm: add ``tad_prompt_norm`` (the TPC LayerNorm of ``attn.proj``).
+    """
+
+    def __init__(self, base_layer: nn.Linear, rank: int, scale: float = 4.0,
+                 dropout: float = 0.0, task_filter: Optional[nn.Module] = None,
+                 prompt_norm: bool = False):
+        super().__init__()
+        width = min(base_layer.in_features, base_layer.out_features)
+        if not isinstance(rank, int) or not 1 <= rank <= width:
+            raise ValueError(f'TADFormer rank must be an integer in [1, {width}] for a '
+                             f'{base_layer.in_features}->{base_layer.out_features} layer, '
+                             f'got {rank!r}')
+        self.base_layer = base_layer
+        self.rank = rank
+        self.scale = float(scale)
+        self.tad_lora_A = nn.Parameter(torch.empty(rank, base_layer.in_features))
+        self.tad_lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))
+        nn.init.kaiming_uniform_(self.tad_lora_A, a=math.sqrt(5))
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.tad_filter = task_filter
+        self.tad_prompt_norm = nn.LayerNorm(base_layer.in_features) if prompt_norm else None
+
+    @property
+    def in_features(self) -> int:
+        return self.base_layer.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base_layer.out_features
+
+    def parts(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(W x + b, s B A drop(x), drop(x))``: frozen output, shared update, dropped input."""
+        dropped = self.lora_dropout(x)
+        update = F.linear(F.linear(dropped, self.tad_lora_A), self.tad_lora_B) * self.scale
+        return self.base_layer(x), update, dropped
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared output ``W x + b + s B A drop(x)``."""
+        base, update, _ = self.parts(x)
+        return base + update
+
+    def task_forward(self, z: torch.Tensor, base: torch.Tensor, grid: Tuple[int, int]
+                     ) -> torch.Tensor:
+        """The TA-module outputs of all tasks at once.
+
+        Args:
+            z: task inputs ``[T, S, h*w, C_in]`` (row-major spatial layout per sample).
+            base: the frozen shared output ``W x + b``, ``[S, h*w, C_out]``.
+            grid: ``(h, w)``.
+
+        Returns:
+            ``[T, S, h*w, C_out]``: ``base + s B F(A z_t)``.
+        """
+        t, s, n, _ = z.shape
+        h, w = grid
+        u = F.linear(z, self.tad_lora_A).view(t, s, h, w, self.rank).permute(0, 1, 4, 2, 3)
+        v = self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s, n, self.rank)
+        return base + F.linear(v, self.tad_lora_B) * self.scale
+
+    def extra_repr(self) -> str:
+        return (f'in_features={self.in_features}, out_features={self.out_features}, '
+                f'rank={self.rank}, scale={self.scale}')
