@@ -123,7 +123,7 @@ def edge_nms(prob: torch.Tensor, smooth_radius: int = 4) -> torch.Tensor:
 
 def approx_edge_counts(prob: torch.Tensor, gt: torch.Tensor, thresholds: np.ndarray,
                        max_dist: float, nms: bool = True, thin: bool = True,
-                       ignore_index: int = 255) -> np.ndarray:
+                       match: str = 'greedy', ignore_index: int = 255) -> np.ndarray:
     """Boundary match counts of one image at every threshold (the 'approx' matcher).
 
     Args:
@@ -133,6 +133,8 @@ def approx_edge_counts(prob: torch.Tensor, gt: torch.Tensor, thresholds: np.ndar
         max_dist: tolerance as a fraction of the image diagonal (0.0075 PASCAL, 0.011 NYUD).
         nms: apply :func:`edge_nms` first.
         thin: thin each binary map (:func:`thin_stack`).
+        match: ``'greedy'`` one-to-one matching by rounds of mutual nearest neighbours, or
+            ``'any'`` (a pixel is matched when any counterpart lies within the radius).
         ignore_index: ignored ground-truth value; predictions there are dropped too.
 
     Returns:
@@ -159,15 +161,74 @@ def approx_edge_counts(prob: torch.Tensor, gt: torch.Tensor, thresholds: np.ndar
     if n_gt == 0:
         return counts
     near_gt = torch.from_numpy(ndimage.distance_transform_edt(~edges.numpy()) <= radius)
-    counts[2] = (stack & near_gt[None]).flatten(1).sum(1).numpy()
-    # recall: a ground-truth pixel is matched when a predicted pixel lies within the radius
+    if match == 'any':
+        counts[2] = (stack & near_gt[None]).flatten(1).sum(1).numpy()
+        counts[0] = _covered_gt(stack, edges, radius).numpy()
+    else:
+        matched = _greedy_match(stack & near_gt[None], edges, radius)
+        counts[0] = counts[2] = matched.numpy()
+    return counts
+
+
+def _disc_offsets(radius: float):
+    r = int(math.floor(radius))
+    return [(dy, dx, dy * dy + dx * dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)
+            if dy * dy + dx * dx <= radius * radius]
+
+
+def _covered_gt(stack: torch.Tensor, edges: torch.Tensor, radius: float) -> torch.Tensor:
+    """Per map, ground-truth pixels with any predicted pixel within the radius."""
     r = int(math.floor(radius))
     gy, gx = torch.nonzero(edges, as_tuple=True)
     padded = F.pad(stack, (r, r, r, r))
-    covered = torch.zeros(k, n_gt, dtype=torch.bool)
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dy * dy + dx * dx <= radius * radius:
-                covered |= padded[:, gy + r + dy, gx + r + dx]
-    counts[0] = covered.sum(1).numpy()
-    return counts
+    covered = torch.zeros(stack.shape[0], gy.numel(), dtype=torch.bool)
+    for dy, dx, _ in _disc_offsets(radius):
+        covered |= padded[:, gy + r + dy, gx + r + dx]
+    return covered.sum(1)
+
+
+def _greedy_match(stack: torch.Tensor, edges: torch.Tensor, radius: float,
+                  max_rounds: int = 100) -> torch.Tensor:
+    """One-to-one matches per map by rounds of mutual nearest neighbours (no assignment).
+
+    Every predicted pixel proposes to its nearest free ground-truth pixel and every
+    ground-truth pixel to its nearest free predicted pixel (ties broken by index); mutual
+    proposals are matched and removed, until no pair within the radius is left.
+    """
+    k, h, w = stack.shape
+    r = int(math.floor(radius))
+    n_gt = int(edges.sum())
+    gt_id = torch.full((h + 2 * r, w + 2 * r), -1, dtype=torch.int64)
+    gt_id[r:r + h, r:r + w][edges] = torch.arange(n_gt)
+    pk, py, px = torch.nonzero(stack, as_tuple=True)
+    n_pred = pk.numel()
+    pred_ids, gt_keys, dist2 = [], [], []
+    for dy, dx, d2 in _disc_offsets(radius):
+        g = gt_id[py + r + dy, px + r + dx]
+        hit = g >= 0
+        ids = torch.nonzero(hit).squeeze(1)
+        pred_ids.append(ids)
+        gt_keys.append(pk[ids] * n_gt + g[ids])
+        dist2.append(torch.full_like(ids, d2))
+    pred_ids, gt_keys, dist2 = torch.cat(pred_ids), torch.cat(gt_keys), torch.cat(dist2)
+    n_keys = k * n_gt
+    matched_pred = torch.zeros(n_pred, dtype=torch.bool)
+    big = torch.iinfo(torch.int64).max
+    for _ in range(max_rounds):
+        if pred_ids.numel() == 0:
+            break
+        key_p = dist2 * (n_keys + 1) + gt_keys
+        best_p = torch.full((n_pred,), big, dtype=torch.int64).scatter_reduce_(
+            0, pred_ids, key_p, 'amin')
+        key_g = dist2 * (n_pred + 1) + pred_ids
+        best_g = torch.full((n_keys,), big, dtype=torch.int64).scatter_reduce_(
+            0, gt_keys, key_g, 'amin')
+        mutual = (best_p[pred_ids] == key_p) & (best_g[gt_keys] == key_g)
+        done_p = torch.zeros(n_pred, dtype=torch.bool)
+        done_p[pred_ids[mutual]] = True
+        done_g = torch.zeros(n_keys, dtype=torch.bool)
+        done_g[gt_keys[mutual]] = True
+        matched_pred |= done_p
+        keep = ~(done_p[pred_ids] | done_g[gt_keys])
+        pred_ids, gt_keys, dist2 = pred_ids[keep], gt_keys[keep], dist2[keep]
+    return torch.bincount(pk[matched_pred], minlength=k)

@@ -179,3 +179,22 @@ def test_bad_hyper_parameters_are_clear_errors(method, match):
     with pytest.raises(ValueError, match=match):
         build_or_explain(MODELS, tiny_model_cfg(('semseg', 'normals'),
                                                 method=copy.deepcopy(method)))
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    grads = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_model_cfg(('semseg', 'normals'),
+                             method=dict(type='MTLoRA', rank=2, task_rank=1, dropout=0.0),
+                             backbone=dict(type='SwinTransformer', arch='nano', img_size=64,
+                                           drop_path_rate=0.0, with_cp=with_cp))
+        model = build_or_explain(MODELS, cfg)
+        _randomise(model)
+        model.train()
+        x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+        sum(o.square().mean() for o in model.forward_tasks(x).values()).backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, rtol=1e-5, atol=1e-7)

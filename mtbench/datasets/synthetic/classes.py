@@ -96,4 +96,3 @@ KINDS: Dict[str, Kind] = {
     'whiteboard': Kind(0, 29, 30, False), 'mirror': Kind(0, 252, 19, False),
     'rug': Kind(0, 330, 20, False),
 }
-KIND_NAMES = tuple(KINDS)

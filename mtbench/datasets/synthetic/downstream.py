@@ -48,7 +48,7 @@ def _build(sb: SceneBuilder, rng, kind, x, z, radius):
     if kind == 'train':
         yaw = rng.choice([-1, 1]) * np.pi / 2 + rng.normal(0, 0.3)
     if kind == 'aeroplane':
-        y = rng.uniform(4.0, 14.0) if rng.random() < 0.6 else 1.6
+        y = rng.uniform(4.0, 14.0) if rng.random() < 0.6 else 0.95
     if kind == 'bird' and rng.random() < 0.3:
         y = rng.uniform(0.4, 1.8)
     if kind in ('cabinet', 'shelves', 'tvmonitor', 'sofa'):

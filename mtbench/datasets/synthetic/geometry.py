@@ -57,22 +57,20 @@ def frame_from_y(direction) -> np.ndarray:
 
 
 def _ellipsoid(o, d, p):
-    # unit sphere after scaling by 1 / semi-axes
-    s = np.array([1.0 / p[0], 1.0 / p[1], 1.0 / p[2]])
+    s = 1.0 / p  # unit sphere after scaling by 1 / semi-axes
     os_ = o * s
-    ds = d * s[:, None]
+    ds = d * s
     a = (ds * ds).sum(0)
-    b = os_ @ ds
-    disc = b * b - a * (os_ @ os_ - 1.0)
+    b = (os_ * ds).sum(0)
+    disc = b * b - a * ((os_ * os_).sum(0) - 1.0)
     t = (-b - np.sqrt(disc)) / a  # NaN where disc < 0
     return np.where(t > NEAR, t, np.inf)
 
 
 def _box(o, d, p):
-    h = np.array(p)[:, None]
     inv = 1.0 / d
-    t1 = (-h - o[:, None]) * inv
-    t2 = (h - o[:, None]) * inv
+    t1 = (-p - o) * inv
+    t2 = (p - o) * inv
     t_in = np.minimum(t1, t2).max(0)
     t_out = np.maximum(t1, t2).min(0)
     return np.where((t_out >= t_in) & (t_in > NEAR), t_in, np.inf)
@@ -83,7 +81,7 @@ def _frustum(o, d, p):
     k = (r1 - r0) / (2.0 * h)
     m = 0.5 * (r0 + r1)
     dx, dy, dz = d
-    ox, oy, oz = (float(v) for v in o)
+    ox, oy, oz = o
     km = k * oy + m
     qa = dx * dx + dz * dz - (k * k) * (dy * dy)
     qb = ox * dx + oz * dz - (k * km) * dy
@@ -96,12 +94,11 @@ def _frustum(o, d, p):
         good = (t > NEAR) & (np.abs(y) <= h) & (k * y + m >= 0.0) & (t < best)
         best = np.where(good, t, best)
     for side, rc in ((-1.0, r0), (1.0, r1)):
-        if rc <= 0.0 or side * oy <= h:  # a cap is only visible from its outer side
-            continue
         t = (side * h - oy) / dy
         x = ox + t * dx
         z = oz + t * dz
-        best = np.where((t > NEAR) & (x * x + z * z <= rc * rc) & (t < best), t, best)
+        good = (rc > 0.0) & (side * oy > h) & (t > NEAR) & (x * x + z * z <= rc * rc)
+        best = np.where(good & (t < best), t, best)  # a cap is seen from its outer side only
     return best
 
 
@@ -109,19 +106,27 @@ _FUNCS = {'ellipsoid': _ellipsoid, 'box': _box, 'frustum': _frustum}
 
 
 def intersect(shape: str, params, o: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Ray parameter of the nearest hit of rays ``o + t d`` with a primitive (local frame).
+    """Ray parameter of the nearest hit of rays ``o + t d`` with primitives (local frames).
 
     Args:
         shape: one of :data:`SHAPES`.
-        params: shape parameters (see the module docstring).
-        o: ray origin in the local frame, shape ``[3]``.
+        params: shape parameters (see the module docstring), ``[3]`` for one primitive or
+            ``[3, N]`` per ray (many primitives of the same shape at once).
+        o: ray origins in the local frame, ``[3]`` or ``[3, N]``.
         d: ray directions in the local frame, channel-first ``[3, N]`` (any length).
 
     Returns:
         ``[N]`` array of ``t`` (``inf`` where the ray misses or hits closer than :data:`NEAR`).
+        Division by zero direction components is expected (infinite slab distances).
     """
+    p = np.asarray(params, dtype=np.float64)
+    o = np.asarray(o, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[:, None]
+    if o.ndim == 1:
+        o = o[:, None]
     with np.errstate(divide='ignore', invalid='ignore'):
-        return _FUNCS[shape](np.asarray(o, dtype=np.float64), d, params)
+        return _FUNCS[shape](o, d, p)
 
 
 def local_normals(shape: str, params: np.ndarray, q: np.ndarray) -> np.ndarray:

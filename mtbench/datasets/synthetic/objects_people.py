@@ -14,13 +14,13 @@ __all__ = ['build_person', 'build_quadruped', 'build_bird', 'QUADRUPEDS']
 
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
-    return v / np.linalg.norm(v)
+    return v / np.sqrt(v.dot(v))
 
 
 def _bend(direction: np.ndarray, angle: float) -> np.ndarray:
     """Rotate ``direction`` towards +z (the object's front) by ``angle`` radians."""
     fwd = np.array([0.0, 0.0, 1.0]) - direction * direction[2]
-    n = np.linalg.norm(fwd)
+    n = np.sqrt(fwd.dot(fwd))
     fwd = fwd / n if n > 1e-6 else np.array([0.0, 1.0, 0.0])
     return _unit(direction * np.cos(angle) + fwd * np.sin(angle))
 

@@ -90,23 +90,58 @@ def _cast(scene: Scene, dirs: np.ndarray, origin: np.ndarray, rwc: np.ndarray, k
             inside = (plane_id[pidx] == dc.plane) & np.all(
                 (pts >= dc.lo[:, None]) & (pts <= dc.hi[:, None]), axis=0)
             sid[pidx[inside]] = dc.surface
-    grid = np.arange(n_pix).reshape(h, w)
     pid = np.full(n_pix, -1, dtype=np.int64)
-    for i, (prim, box) in enumerate(zip(scene.primitives, _rects(scene, origin, rwc, k, w, h))):
-        if box is None:
-            continue
-        v0, v1, u0, u1 = box
-        idx = grid[v0:v1, u0:u1].ravel()
-        rt = prim.rot.T
-        t = intersect(prim.shape, prim.params, np.dot(rt, origin - prim.centre),
-                      np.dot(rt, dirs[:, idx]))
-        win = np.flatnonzero(t < depth[idx])
-        if win.size:
-            widx = idx[win]
-            depth[widx] = t[win]
-            pid[widx] = i
+    _cast_primitives(scene, dirs, origin, rwc, k, size, depth, pid)
     _primitive_normals(scene, pid, depth, dirs, origin, sid, nrm, tc)
     return depth, sid, nrm, tc
+
+
+def _cast_primitives(scene, dirs, origin, rwc, k, size, depth, pid):
+    """Depth test of all primitives at once over (pixel, primitive) pairs of their rectangles."""
+    h, w = size
+    grid = np.arange(h * w).reshape(h, w)
+    rects = _rects(scene, origin, rwc, k, w, h)
+    prims = [i for i, r in enumerate(rects) if r is not None]
+    if not prims:
+        return
+    all_p = scene.primitives
+    o_loc = np.zeros((len(all_p), 3))
+    pix, d_loc, counts = [], [], []
+    for i in prims:
+        v0, v1, u0, u1 = rects[i]
+        idx = grid[v0:v1, u0:u1].ravel()
+        rt = all_p[i].rot.T
+        o_loc[i] = np.dot(rt, origin - all_p[i].centre)
+        pix.append(idx)
+        d_loc.append(np.dot(rt, dirs[:, idx]))
+        counts.append(idx.size)
+    pix = np.concatenate(pix)
+    d_loc = np.concatenate(d_loc, axis=1)
+    pj = np.repeat(np.asarray(prims), counts)
+    params = np.array([p.params for p in all_p])
+    code = np.array([SHAPES.index(p.shape) for p in all_p])[pj]
+    t = np.full(pix.shape, np.inf)
+    for c, shape in enumerate(SHAPES):
+        sel = np.flatnonzero(code == c)
+        if sel.size:
+            q = pj[sel]
+            t[sel] = intersect(shape, params[q].T, o_loc[q].T, d_loc[:, sel])
+    hit = np.flatnonzero(t < depth[pix])
+    if not hit.size:
+        return
+    pix, t, pj = pix[hit], t[hit], pj[hit]
+    np.minimum.at(depth, pix, t)
+    win = t == depth[pix]
+    pid[pix[win]] = pj[win]
+
+
+def _rotate(mats: np.ndarray, v: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """Apply per-column rotations ``mats`` (``[N, 3, 3]``, or their transposes) to ``v``."""
+    out = np.empty_like(v)
+    for i in range(3):
+        m = mats[:, :, i] if transpose else mats[:, i, :]
+        out[i] = m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
+    return out
 
 
 def _primitive_normals(scene, pid, depth, dirs, origin, sid, nrm, tc):
@@ -118,14 +153,14 @@ def _primitive_normals(scene, pid, depth, dirs, origin, sid, nrm, tc):
     pp = pid[px]
     rot = np.array([p.rot for p in prims])[pp]
     rel = origin[:, None] + depth[px] * dirs[:, px] - np.array([p.centre for p in prims])[pp].T
-    q = np.einsum('nji,jn->in', rot, rel)
+    q = _rotate(rot, rel, transpose=True)
     params = np.array([p.params for p in prims])[pp].T
     code = np.array([SHAPES.index(p.shape) for p in prims])[pp]
     for c, shape in enumerate(SHAPES):
         sel = np.flatnonzero(code == c)
         if sel.size:
             n_loc = local_normals(shape, params[:, sel], q[:, sel])
-            nrm[:, px[sel]] = np.einsum('nij,jn->in', rot[sel], n_loc)
+            nrm[:, px[sel]] = _rotate(rot[sel], n_loc)
     tc[:, px] = q
     sid[px] = np.array([p.surface for p in prims])[pp]
 
@@ -207,7 +242,7 @@ def _shade(scene: Scene, dirs, sid, nrm, tc, hit, rng) -> np.ndarray:
     elev = np.clip(-view[1], 0.0, 1.0) ** 0.6
     sky = light.sky_horizon[:, None] * (1.0 - elev) + light.sky_top[:, None] * elev
     col = np.where(hit, col, sky) * (255.0 * light.exposure)
-    col += rng.normal(0.0, light.noise, col.shape)
+    col += rng.standard_normal(col.shape, dtype=np.float32) * np.float32(light.noise)
     return np.clip(np.rint(col), 0, 255).astype(np.uint8)
 
 

@@ -172,12 +172,11 @@ class SceneBuilder:
                  spec: float = 0.0, shine: float = 16.0, emissive: bool = False) -> int:
         """Add a material and return its index (``axis`` defaults to a random unit vector)."""
         rng = self.rng
-        c1 = np.clip(np.asarray(c1, dtype=np.float64), 0.0, 1.0)
-        c2 = c1 * 0.55 if c2 is None else np.clip(np.asarray(c2, dtype=np.float64), 0.0, 1.0)
-        if axis is None:
-            axis = rng.normal(size=3)
-        axis = np.asarray(axis, dtype=np.float64)
-        axis = axis / (np.linalg.norm(axis) + 1e-12)
+        c1 = np.minimum(np.maximum(np.asarray(c1, dtype=np.float64), 0.0), 1.0)
+        c2 = c1 * 0.55 if c2 is None else np.minimum(np.maximum(np.asarray(
+            c2, dtype=np.float64), 0.0), 1.0)
+        axis = rng.normal(size=3) if axis is None else np.array(axis, dtype=np.float64)
+        axis /= math.sqrt(float(axis.dot(axis))) + 1e-12
         self.materials.append(Material(c1, c2, tex, freq, axis, rng.uniform(0, 2 * np.pi, 3),
                                        spec, shine, emissive))
         return len(self.materials) - 1
@@ -207,16 +206,17 @@ class SceneBuilder:
             rot: Optional[np.ndarray] = None) -> None:
         """Add one primitive to ``obj`` at ``offset`` (object frame) with local rotation ``rot``."""
         sid = self.surface(obj.kind, obj.instance, part, mat)
-        r = obj.rot if rot is None else obj.rot @ rot
-        centre = obj.pos + obj.rot @ np.asarray(offset, dtype=np.float64)
-        self.primitives.append(Primitive(shape, tuple(float(p) for p in params), r, centre, sid))
+        r = obj.rot if rot is None else np.dot(obj.rot, rot)
+        centre = obj.pos + np.dot(obj.rot, offset)
+        self.primitives.append(Primitive(shape, tuple(map(float, params)), r, centre, sid))
 
     def limb(self, obj: ObjectFrame, a, b, radius: float, mat: int, part: str = '') -> None:
         """Add an elongated ellipsoid spanning object-frame points ``a`` -> ``b``."""
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        length = np.linalg.norm(b - a)
+        axis = b - a
+        length = math.sqrt(float(axis.dot(axis)))
         self.add(obj, 'ellipsoid', (radius, 0.5 * length + 0.3 * radius, radius), 0.5 * (a + b),
-                 mat, part, frame_from_y(b - a))
+                 mat, part, frame_from_y(axis))
 
     def plane(self, normal, offset: float, surface: int, max_range: float = np.inf) -> int:
         """Add an environment plane and return its index."""

@@ -96,7 +96,6 @@ class MTLoRA(BaseMethod):
         self.downsampler_lora = bool(downsampler_lora)
         self.intermediate_specialization = bool(intermediate_specialization)
         self.tasks = ()
-        self.hidden_dims = ()
 
     # ------------------------------------------------------------------ configuration helpers
     def stage_ranks(self, num_stages: int) -> tuple:
@@ -142,10 +141,10 @@ class MTLoRA(BaseMethod):
         task_ranks = self.task_ranks(tasks)
         task_scales = self.task_scales(tasks)
         self.tasks = tuple(tasks)
-        self.hidden_dims = tuple(layer.blocks[0].mlp.fc1.out_features for layer in backbone.layers)
+        has_task_sites = bool(task_ranks) and any(self.sites[s] for s in _TASK_SITES)
         for layer, rank in zip(backbone.layers, ranks):
             for j, block in enumerate(layer.blocks):
-                specialised = bool(task_ranks) and self._task_block(j, len(layer.blocks))
+                specialised = has_task_sites and self._task_block(j, len(layer.blocks))
                 owners = {'qkv': block.attn, 'proj': block.attn, 'fc1': block.mlp,
                           'fc2': block.mlp}
                 for site, owner in owners.items():
@@ -159,7 +158,7 @@ class MTLoRA(BaseMethod):
                         'shared' if site == 'proj' else 'stacked'))
                 if specialised:
                     MTLoRABlock.convert(block, tasks)
-            if task_ranks:
+            if has_task_sites:
                 MTLoRAStage.convert(layer)
             if self.downsampler_lora and layer.downsample is not None:
                 merge = layer.downsample
@@ -179,12 +178,12 @@ class MTLoRA(BaseMethod):
         bb = model.backbone
         n = len(bb.depths)
         embed = bb.embed_dims
-        patch = bb.patch_embed.patch_size
-        total = bb.patch_embed.proj.in_channels * embed * patch ** 2 + embed + 2 * embed
+        total = bb.in_channels * embed * bb.patch_size ** 2 + embed + 2 * embed  # patch_embed
         task_rank_sum = sum(self.task_ranks(self.tasks).values())
         for i, (depth, heads, window, rank) in enumerate(
                 zip(bb.depths, bb.num_heads, bb.window_sizes, self.stage_ranks(n))):
-            dim, hidden = bb.stage_channels[i], self.hidden_dims[i]
+            dim = bb.stage_channels[i]
+            hidden = int(dim * bb.mlp_ratio)
             dims = site_dims(dim, hidden)
             total += depth * (4 * dim + (2 * window - 1) ** 2 * heads)  # norms, rel-pos tables
             shared = sum(sum(dims[s]) for s, on in self.sites.items() if on)

@@ -81,8 +81,8 @@ def normalize_grouping(grouping: Optional[Sequence[StageSpec]], tasks: Sequence[
     Tasks inside a group follow ``tasks``; groups are ordered by their first task.
 
     Args:
-        grouping: one entry per stage (list of task groups, ``'shared'`` or ``'task'``), or
-            ``None`` for :func:`default_grouping`.
+        grouping: one entry per stage (list of task groups, ``'shared'`` or ``'task'``),
+            ``'shared'`` / ``'task'`` for every stage, or ``None`` for :func:`default_grouping`.
         tasks: the model's tasks.
         num_stages: number of backbone stages.
 
@@ -93,7 +93,9 @@ def normalize_grouping(grouping: Optional[Sequence[StageSpec]], tasks: Sequence[
     tasks = list(tasks)
     if grouping is None:
         return default_grouping(tasks, num_stages)
-    if isinstance(grouping, str) or len(grouping) != num_stages:
+    if isinstance(grouping, str):
+        grouping = [grouping] * num_stages
+    if len(grouping) != num_stages:
         raise GroupingError(f'grouping must have one entry per backbone stage ({num_stages}), '
                             f'got {grouping!r}')
     stages = [_stage_groups(spec, tasks, s) for s, spec in enumerate(grouping)]

@@ -63,8 +63,9 @@ class ProgressiveTaskAdapters(BaseMethod):
     (:meth:`task_of`); parameters of a group of several tasks count as shared.
 
     Args:
-        grouping: per stage, a list of task groups (or ``'shared'`` / ``'task'``); ``None``:
-            every stage shared but the last, which is task-specific. Groups must refine the
+        grouping: per stage, a list of task groups (or ``'shared'`` / ``'task'``), or one of
+            these strings for every stage; ``None``: every stage shared but the last, which is
+            task-specific. Groups must refine the
             previous stage's groups (see :mod:`mtbench.methods.progressive.grouping`).
         grouping_file: a JSON grouping file (``tools/analysis/task_similarity.py`` writes one);
             excludes ``grouping``.

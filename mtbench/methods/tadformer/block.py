@@ -103,7 +103,7 @@ class TADFormerBlock(SwinBlock):
             ``[T, B, H*W, C]`` and skip features ``[T, B, H*W, C]`` (``None`` outside the
             task-adapting block); the prompts for the next block.
         """
-        b, length, c = x.shape
+        b, _, c = x.shape
         p = prompts.shape[1]
         windows, mask, padded = tokens_to_windows(self.norm1(x), hw, self.window_size,
                                                   self.shift_size)
@@ -121,20 +121,22 @@ class TADFormerBlock(SwinBlock):
 
         tasks = skip = None
         if self.tad_task_block:
-            tasks, skip = self._task_streams(shortcut, x, dropped[:, p:], base[:, p:], logits,
-                                             hw, padded)
+            x, tasks, skip = self._task_streams(shortcut, x, dropped[:, p:], base[:, p:],
+                                                logits, hw, padded)
         else:
             x = x + self.drop_path(self.mlp(self.norm2(x)))
         if self.tad_update_prompts:
             prompts = prompts + self.drop_path(self.mlp(self.norm2(attn_prompts)))
         else:
             prompts = attn_prompts
-        if tasks is not None:
-            x, tasks = tasks
         return x, tasks, prompts, skip
 
     def _task_streams(self, shortcut, x, a, proj_base, logits, hw, padded):
-        """TPC + TA-module at proj, fc1 and fc2; returns ``((x, tasks), skip)``."""
+        """TPC + TA-module at proj, fc1 and fc2, with the shared MLP.
+
+        Returns:
+            ``(shared x after the MLP, task streams [T, B, L, C], skip features [T, B, L, C])``.
+        """
         ws, shift = self.window_size, self.shift_size
         attn, mlp = self.attn, self.mlp
         bw, n, c = a.shape
@@ -159,4 +161,4 @@ class TADFormerBlock(SwinBlock):
         hid_t = mlp.drop(mlp.act(fc1.task_forward(self.norm2(h_t), base1, hw)))
         out_t = mlp.drop(fc2.task_forward(hid_t, base2, hw))
         y_t = h_t + self.drop_path(out_t.reshape(t * b, length, c)).view(t, b, length, c)
-        return (x, y_t), skip.view(t, b, length, c)
+        return x, y_t, skip.view(t, b, length, c)

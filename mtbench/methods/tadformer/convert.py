@@ -2,22 +2,18 @@
 to mtbench's layout, and back.
 
 Reference -> mtbench names (``<site>`` is ``attn.qkv``, ``attn.proj``, ``mlp.fc1`` or
-``mlp.fc2``; everything not listed keeps its name):
+``mlp.fc2``; every other name is kept, including the frozen ``<site>.linear.*``):
 
-============================================================  =================================
-reference                                                     mtbench
-============================================================  =================================
-``backbone.task_prompts``                                      ``backbone.tad_prompts``
-``backbone.layers.<s>.prompt_gate``                            ``backbone.layers.<s>.tad_gate``
-``...downsample.task_prompts_up.weight``                       ``...downsample.tad_prompt_up.weight``
-``...<site>.linear.{weight,bias}``                             ``...<site>.base_layer.{weight,bias}``
-``...<site>.lora_shared_{A,B}``                                ``...<site>.tad_lora_{A,B}``
-``...attn.proj.prompt_layernorm.*``                            ``...attn.proj.tad_prompt_norm.*``
-``...lora_filter.conv.{weight,bias}`` (DTF)                    ``...tad_filter.conv.{weight,bias}``
-``...lora_filter.chan_FilterNorm.{std,mean}`` (DTF)            ``...tad_filter.{std,mean}``
-``...lora_filter.<task>.conv2d.{weight,bias}`` (static)        ``...tad_filter.<task>.{weight,bias}``
-``downsampler.*``, ``decoders.decoders.*``                     ``decoders.<task>.*``
-============================================================  =================================
+* ``backbone.task_prompts`` -> ``backbone.tad_prompts``
+* ``layers.<s>.prompt_gate`` -> ``layers.<s>.tad_gate``
+* ``downsample.task_prompts_up.weight`` -> ``downsample.tad_prompt_up.weight``
+* ``<site>.lora_shared_{A,B}`` -> ``<site>.tad_lora_{A,B}``
+* ``attn.proj.prompt_layernorm.*`` -> ``attn.proj.tad_prompt_norm.*``
+* DTF: ``lora_filter.conv.*`` -> ``tad_filter.conv.*``; ``lora_filter.chan_FilterNorm.{std,mean}``
+  -> ``tad_filter.{std,mean}``
+* static filter: ``lora_filter.<task>.conv2d.{weight,bias}`` -> ``tad_filter.<task>.{weight,bias}``
+* ``downsampler.*``, ``decoders.decoders.*`` -> ``decoders.<task>.*``
+  (:func:`mtbench.models.reference_keys.convert_reference_decoders`)
 
 The ``attn_mask`` / ``relative_position_index`` buffers are dropped (mtbench recomputes them).
 Reference task names are mapped with :func:`mtbench.models.reference_keys.to_mtbench_task`
@@ -41,7 +37,6 @@ _BACKBONE_RULES = [
     (r'^task_prompts$', 'tad_prompts'),
     (r'^(layers\.\d+)\.prompt_gate$', r'\1.tad_gate'),
     (r'\.downsample\.task_prompts_up\.weight$', '.downsample.tad_prompt_up.weight'),
-    (rf'\.{_SITE}\.linear\.(weight|bias)$', r'.\1.base_layer.\2'),
     (rf'\.{_SITE}\.lora_shared_(A|B)$', r'.\1.tad_lora_\2'),
     (r'\.attn\.proj\.prompt_layernorm\.(weight|bias)$', '.attn.proj.tad_prompt_norm.\\1'),
     (r'\.lora_filter\.conv\.(weight|bias)$', '.tad_filter.conv.\\1'),
@@ -54,7 +49,6 @@ _INVERSE_RULES = [
     (r'^tad_prompts$', 'task_prompts'),
     (r'^(layers\.\d+)\.tad_gate$', r'\1.prompt_gate'),
     (r'\.downsample\.tad_prompt_up\.weight$', '.downsample.task_prompts_up.weight'),
-    (rf'\.{_SITE}\.base_layer\.(weight|bias)$', r'.\1.linear.\2'),
     (rf'\.{_SITE}\.tad_lora_(A|B)$', r'.\1.lora_shared_\2'),
     (r'\.attn\.proj\.tad_prompt_norm\.(weight|bias)$', '.attn.proj.prompt_layernorm.\\1'),
     (r'\.tad_filter\.conv\.(weight|bias)$', '.lora_filter.conv.\\1'),

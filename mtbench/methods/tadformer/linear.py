@@ -19,7 +19,7 @@ class TADLinear(nn.Module):
     multiplier (not ``alpha / r``).
 
     Args:
-        base_layer: the pretrained linear layer (kept as ``base_layer``, frozen by the method).
+        linear: the pretrained linear layer (kept as ``linear``, frozen by the method).
         rank: LoRA rank ``r``.
         scale: the multiplier ``s``.
         dropout: dropout on the shared LoRA input.
@@ -27,38 +27,38 @@ class TADLinear(nn.Module):
         prompt_norm: add ``tad_prompt_norm`` (the TPC LayerNorm of ``attn.proj``).
     """
 
-    def __init__(self, base_layer: nn.Linear, rank: int, scale: float = 4.0,
+    def __init__(self, linear: nn.Linear, rank: int, scale: float = 4.0,
                  dropout: float = 0.0, task_filter: Optional[nn.Module] = None,
                  prompt_norm: bool = False):
         super().__init__()
-        width = min(base_layer.in_features, base_layer.out_features)
+        width = min(linear.in_features, linear.out_features)
         if not isinstance(rank, int) or not 1 <= rank <= width:
             raise ValueError(f'TADFormer rank must be an integer in [1, {width}] for a '
-                             f'{base_layer.in_features}->{base_layer.out_features} layer, '
+                             f'{linear.in_features}->{linear.out_features} layer, '
                              f'got {rank!r}')
-        self.base_layer = base_layer
+        self.linear = linear
         self.rank = rank
         self.scale = float(scale)
-        self.tad_lora_A = nn.Parameter(torch.empty(rank, base_layer.in_features))
-        self.tad_lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))
+        self.tad_lora_A = nn.Parameter(torch.empty(rank, linear.in_features))
+        self.tad_lora_B = nn.Parameter(torch.zeros(linear.out_features, rank))
         nn.init.kaiming_uniform_(self.tad_lora_A, a=math.sqrt(5))
         self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.tad_filter = task_filter
-        self.tad_prompt_norm = nn.LayerNorm(base_layer.in_features) if prompt_norm else None
+        self.tad_prompt_norm = nn.LayerNorm(linear.in_features) if prompt_norm else None
 
     @property
     def in_features(self) -> int:
-        return self.base_layer.in_features
+        return self.linear.in_features
 
     @property
     def out_features(self) -> int:
-        return self.base_layer.out_features
+        return self.linear.out_features
 
     def parts(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(W x + b, s B A drop(x), drop(x))``: frozen output, shared update, dropped input."""
         dropped = self.lora_dropout(x)
         update = F.linear(F.linear(dropped, self.tad_lora_A), self.tad_lora_B) * self.scale
-        return self.base_layer(x), update, dropped
+        return self.linear(x), update, dropped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The shared output ``W x + b + s B A drop(x)``."""
