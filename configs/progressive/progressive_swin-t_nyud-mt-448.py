@@ -5,7 +5,8 @@
 # - grouping by hand: stages 0-1 shared by all tasks; stage 2 two groups, the semantic/boundary
 #   tasks (semseg, edge) and the geometric tasks (depth, normals); stage 3 one group per task.
 #   Regenerate it from gradient similarities with
-#     python tools/analysis/task_similarity.py configs/progressive/progressive_swin-t_nyud-mt-448.py
+#     python tools/analysis/task_similarity.py \
+#         configs/progressive/progressive_swin-t_nyud-mt-448.py
 #   and use the result with method=dict(..., grouping=None, grouping_file='.../grouping.json').
 # - ranks 48/48/24/12 (the ranks of a stage's groups add up to 48 in every stage: the adapter
 #   budget of one shared rank-48 LoRA), scale 4 and dropout 0.05 on qkv/proj/fc1/fc2 (MTLoRA's).

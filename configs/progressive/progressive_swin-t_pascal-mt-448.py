@@ -5,7 +5,8 @@
 # - grouping by hand: stages 0-1 shared by all tasks; stage 2 two groups, the two part/label
 #   segmentation tasks and the two per-pixel "surface" tasks; stage 3 one group per task.
 #   Regenerate it from gradient similarities with
-#     python tools/analysis/task_similarity.py configs/progressive/progressive_swin-t_pascal-mt-448.py
+#     python tools/analysis/task_similarity.py \
+#         configs/progressive/progressive_swin-t_pascal-mt-448.py
 #   and use the result with method=dict(..., grouping=None, grouping_file='.../grouping.json').
 # - ranks 48/48/24/12: the ranks of a stage's groups add up to 48 in every stage, so the adapters
 #   cost exactly as much as one shared LoRA of rank 48 on the same sites (3,391,488 parameters);

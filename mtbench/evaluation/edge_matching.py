@@ -214,13 +214,17 @@ def _greedy_match(stack: torch.Tensor, edges: torch.Tensor, radius: float,
     n_keys = k * n_gt
     matched_pred = torch.zeros(n_pred, dtype=torch.bool)
     big = torch.iinfo(torch.int64).max
+    d2_span = int(radius * radius) + 1
     for _ in range(max_rounds):
         if pred_ids.numel() == 0:
             break
-        key_p = dist2 * (n_keys + 1) + gt_keys
+        # prefer partners with fewer options left (then the nearest): more matches overall
+        deg_p = torch.bincount(pred_ids, minlength=n_pred)
+        deg_g = torch.bincount(gt_keys, minlength=n_keys)
+        key_p = (deg_g[gt_keys] * d2_span + dist2) * (n_keys + 1) + gt_keys
         best_p = torch.full((n_pred,), big, dtype=torch.int64).scatter_reduce_(
             0, pred_ids, key_p, 'amin')
-        key_g = dist2 * (n_pred + 1) + pred_ids
+        key_g = (deg_p[pred_ids] * d2_span + dist2) * (n_pred + 1) + pred_ids
         best_g = torch.full((n_keys,), big, dtype=torch.int64).scatter_reduce_(
             0, gt_keys, key_g, 'amin')
         mutual = (best_p[pred_ids] == key_p) & (best_g[gt_keys] == key_g)

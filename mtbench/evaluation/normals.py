@@ -15,21 +15,21 @@ WITHIN_DEG = (11.25, 22.5, 30.0)
 
 
 def angular_error_deg(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Angle in degrees between two [B, 3, H, W] vector fields, per pixel.
+    """Angle in degrees between two [..., 3, H, W] vector fields, per pixel.
 
     Computed as ``atan2(|p × g|, p · g)``: independent of the vectors' lengths and accurate
     near 0° and 180° (unlike ``acos`` of a dot product). Zero vectors give 0.
 
     Returns:
-        float [B, H, W] angles in degrees.
+        float [..., H, W] angles in degrees.
     """
-    p0, p1, p2 = pred.unbind(1)
-    g0, g1, g2 = gt.unbind(1)
-    dot = p0 * g0 + p1 * g1 + p2 * g2
-    c0 = p1 * g2 - p2 * g1
-    c1 = p2 * g0 - p0 * g2
-    c2 = p0 * g1 - p1 * g0
-    cross = (c0 * c0 + c1 * c1 + c2 * c2).sqrt_()
+    p0, p1, p2 = pred.unbind(-3)
+    g0, g1, g2 = gt.unbind(-3)
+    dot = (p0 * g0).addcmul_(p1, g1).addcmul_(p2, g2)
+    c0 = (p1 * g2).sub_(p2 * g1)
+    c1 = (p2 * g0).sub_(p0 * g2)
+    c2 = (p0 * g1).sub_(p1 * g0)
+    cross = c0.mul_(c0).addcmul_(c1, c1).addcmul_(c2, c2).sqrt_()
     return torch.atan2(cross, dot).mul_(180.0 / math.pi)
 
 
@@ -70,26 +70,23 @@ class NormalsMetric(TaskMetric):
 
     def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[dict]:
         """Per-image angle sums, valid count and angle histogram (+ direct within counts)."""
-        preds, gts = preds.float(), gts.float()
-        bsz = preds.shape[0]
-        valid = gts.abs().amax(1).reshape(bsz, -1) > 0
-        angle = angular_error_deg(preds, gts).reshape(bsz, -1).masked_fill_(~valid, 0.0)
-        n_valid = valid.sum(1)
-        sums = torch.stack([angle.sum(1, dtype=torch.float64),
-                            (angle * angle).sum(1, dtype=torch.float64)], dim=1)
+        # one image at a time: the temporaries stay in cache (about 2x faster than the stack)
+        return [self._image_result(p.float(), g.float()) for p, g in zip(preds, gts)]
+
+    def _image_result(self, pred: torch.Tensor, gt: torch.Tensor) -> dict:
+        invalid = gt.abs().amax(0).reshape(-1) == 0
+        angle = angular_error_deg(pred, gt).reshape(-1).masked_fill_(invalid, 0.0)
+        n_valid = invalid.numel() - int(invalid.sum())
+        sums = torch.stack([angle.sum(dtype=torch.float64),
+                            (angle * angle).sum(dtype=torch.float64)]).cpu()
         counts = [n_valid]
         if self._within_bins is None:
-            counts += [(angle < t).sum(1) - (valid.numel() // bsz - n_valid) for t in WITHIN_DEG]
-        # histogram of angle * (bins per degree); invalid pixels go to the extra bin
-        nb = self.num_bins + 1
-        index = angle.mul(self.num_bins / 180.0).to(torch.int32).clamp_(max=self.num_bins - 1)
-        index = index.masked_fill_(~valid, self.num_bins)
-        index = index.add_(torch.arange(bsz, dtype=torch.int32, device=index.device)
-                           .mul_(nb).unsqueeze(1))
-        hist = torch.bincount(index.reshape(-1), minlength=bsz * nb).view(bsz, nb)
-        hist = hist[:, :-1].to(torch.int32).cpu()
-        sums, counts = sums.cpu(), torch.stack(counts, dim=1).cpu()
-        return [{'sums': sums[i], 'counts': counts[i], 'hist': hist[i]} for i in range(bsz)]
+            counts += [int((angle < t).sum()) - (invalid.numel() - n_valid) for t in WITHIN_DEG]
+        # histogram of angle * (bins per degree); invalid pixels go to the extra last bin
+        index = angle.mul_(self.num_bins / 180.0).to(torch.int32)
+        index = index.clamp_(max=self.num_bins - 1).masked_fill_(invalid, self.num_bins)
+        hist = torch.bincount(index, minlength=self.num_bins + 1)[:-1].to(torch.int32).cpu()
+        return {'sums': sums, 'counts': torch.tensor(counts), 'hist': hist}
 
     def compute_metrics(self, results: list) -> dict:
         """Pooled mean / median / rmse (degrees) and % within 11.25°, 22.5°, 30°."""
@@ -115,7 +112,7 @@ class NormalsMetric(TaskMetric):
         """Median from the pooled histogram, interpolated linearly inside its bin."""
         cum = hist.cumsum(0)
         half = n / 2.0
-        k = int(torch.searchsorted(cum, torch.tensor(half, dtype=cum.dtype).ceil()).item())
+        k = int(torch.searchsorted(cum, torch.tensor(math.ceil(half), dtype=cum.dtype)))
         before = cum[k - 1].item() if k > 0 else 0
         inside = max(hist[k].item(), 1)
         return (k + (half - before) / inside) * self.bin_deg

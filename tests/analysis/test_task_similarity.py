@@ -1,4 +1,5 @@
 """Task similarity from loss gradients and the grouping it produces."""
+import importlib.util
 import itertools
 import json
 import os.path as osp
@@ -7,11 +8,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_model_cfg
-from mmengine.config import Config
 
 from mtbench.analysis.task_similarity import (estimate_similarity, gradient_similarity,
-                                              group_tasks, run_task_similarity,
-                                              select_shared_parameters)
+                                              group_tasks, select_shared_parameters)
 from mtbench.methods.progressive import load_grouping_file, normalize_grouping
 from mtbench.registry import MODELS, build_or_explain
 
@@ -86,16 +85,26 @@ def test_shared_parameters_and_shifted_pairing(method, expected):
     assert flags == {n: p.requires_grad for n, p in model.named_parameters()}
 
 
-def test_pipeline_on_a_synthetic_tree(synthetic_pascal, tmp_path):
-    cfg = Config.fromfile(osp.join(
-        REPO, 'configs/synthetic/progressive_swin-nano_synthetic-pascal-64.py'))
-    cfg.merge_from_dict({'train_dataloader.dataset.data_root': synthetic_pascal,
-                         'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
-                         'train_dataloader.persistent_workers': False,
-                         'model.backbone.drop_path_rate': 0.0})
+def _cli():
+    spec = importlib.util.spec_from_file_location(
+        'task_similarity_cli', osp.join(REPO, 'tools/analysis/task_similarity.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_pipeline_on_a_synthetic_tree(synthetic_pascal, tmp_path, capsys):
     out = str(tmp_path / 'similarity')
-    paths = run_task_similarity(cfg, out, steps=1, num_batches=1, load_pretrained=False,
-                                device='cpu')
+    _cli().main([
+        osp.join(REPO, 'configs/synthetic/progressive_swin-nano_synthetic-pascal-64.py'),
+        '--steps', '1', '--batches', '1', '--no-pretrained', '--device', 'cpu', '--out', out,
+        '--cfg-options', f'train_dataloader.dataset.data_root={synthetic_pascal}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'model.backbone.drop_path_rate=0.0'])
+    assert 'stage 3: semseg | human_parts | saliency | normals' in capsys.readouterr().out
+    paths = {k: osp.join(out, f) for k, f in (('similarity', 'similarity.json'),
+                                              ('grouping', 'grouping.json'),
+                                              ('heatmap', 'similarity.png'))}
     with open(paths['similarity']) as f:
         info = json.load(f)
     sim = np.array(info['similarity'])

@@ -172,12 +172,11 @@ class ProgressiveTaskAdapters(BaseMethod):
 
     def num_trainable(self, model: nn.Module) -> int:
         bb = model.backbone
-        ratio = getattr(bb, 'mlp_ratio', 4.0)  # SwinTransformer's default MLP ratio
         ranks = self.stage_ranks(len(bb.depths))
         last = len(bb.depths) - 1
         total = 0
         for s, (depth, dim) in enumerate(zip(bb.depths, bb.stage_channels)):
-            hidden = int(dim * ratio)
+            hidden = int(dim * bb.mlp_ratio)
             block = {'qkv': 4 * dim, 'proj': 2 * dim, 'fc1': dim + hidden, 'fc2': hidden + dim}
             widths = sum(depth * block[t] for t in self.targets if t != 'reduction')
             if 'reduction' in self.targets and s < last:
