@@ -1,7 +1,5 @@
 """Depth: RMSE, log-RMSE, absolute relative error and δ accuracies pooled over valid pixels."""
 import math
-from typing import List
-
 import torch
 
 from mtbench.registry import METRICS
@@ -34,21 +32,20 @@ class DepthMetric(TaskMetric):
     def __init__(self, task: str = 'depth', **kwargs) -> None:
         super().__init__(task, **kwargs)
 
-    def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[torch.Tensor]:
-        """Per-image float64 [7]: Σ sq err, Σ sq log err, Σ abs rel, δ1..δ3 counts, N."""
-        bsz = preds.shape[0]
-        pred = preds.reshape(bsz, -1).double().clamp(min=MIN_DEPTH)
-        gt = gts.reshape(bsz, -1).double()
+    def image_result(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """float64 [7]: Σ sq err, Σ sq log err, Σ abs rel, δ1..δ3 counts, N of one image."""
+        pred = pred.reshape(-1).double().clamp(min=MIN_DEPTH)
+        gt = gt.reshape(-1).double()
         valid = gt > 0
         gt = torch.where(valid, gt, torch.ones_like(gt))
         pred = torch.where(valid, pred, torch.ones_like(pred))  # invalid pixels: zero error
         err = gt - pred
         log_err = gt.log() - pred.log()
         ratio = torch.maximum(pred / gt, gt / pred).masked_fill_(~valid, math.inf)
-        out = torch.stack([err.square().sum(1), log_err.square().sum(1), (err.abs() / gt).sum(1),
-                           (ratio < 1.25).sum(1), (ratio < 1.25 ** 2).sum(1),
-                           (ratio < 1.25 ** 3).sum(1), valid.sum(1)], dim=1)
-        return list(out.double().cpu().unbind(0))
+        out = torch.stack([err.square().sum(), log_err.square().sum(), (err.abs() / gt).sum(),
+                           (ratio < 1.25).sum(), (ratio < 1.25 ** 2).sum(),
+                           (ratio < 1.25 ** 3).sum(), valid.sum()])
+        return out.double().cpu()
 
     def compute_metrics(self, results: list) -> dict:
         """Pooled rmse, log_rmse, abs_rel and δ accuracies."""

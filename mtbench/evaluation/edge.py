@@ -102,13 +102,11 @@ class EdgeMetric(TaskMetric):
             apply_thinning=self.thin)
         return np.stack(out[:4]).astype(np.int64)
 
-    def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[Optional[np.ndarray]]:
-        """Per-image int64 [4, K] counts (cntR, sumR, cntP, sumP), or None if unavailable."""
-        if preds.dim() == 4 and preds.shape[1] == 1:
-            preds = preds[:, 0]
+    def image_result(self, pred: torch.Tensor, gt: torch.Tensor) -> Optional[np.ndarray]:
+        """int64 [4, K] counts (cntR, sumR, cntP, sumP) of one image, or None if unavailable."""
         if not self.available:
-            return [None] * preds.shape[0]
-        return [self._counts(p, g) for p, g in zip(preds, gts)]
+            return None
+        return self._counts(pred.reshape(gt.shape[-2:]), gt)
 
     def compute_metrics(self, results: list) -> dict:
         """ODS / OIS F (percent) and the ODS threshold, keys suffixed with the backend."""

@@ -10,12 +10,12 @@ approximates that without the assignment:
    SEISM;
 2. binarisation ``p >= θ`` for all thresholds at once, then morphological thinning of the
    whole stack (the Lam-Lee-Suen two-subiteration scheme, via a 256-entry lookup table);
-3. matching *without* the one-to-one constraint: a predicted pixel is a true positive when any
-   ground-truth edge pixel lies within the radius, a ground-truth pixel is recalled when any
-   predicted pixel does.
-
-Step 3 can only over-count matches (two parallel predicted lines near one ground-truth line
-both count), so precision and recall are upper bounds of the one-to-one values.
+3. one-to-one matching by rounds of mutual nearest neighbours (each predicted pixel proposes
+   to its nearest free ground-truth pixel within the radius and vice versa, partners with fewer
+   options first; mutual proposals are matched) instead of the min-cost assignment. This finds
+   a maximal, not always maximum, matching, so it tends to count slightly fewer matches than
+   BSDS (about 1.3 F points on synthetic tests). ``match='any'`` instead counts a pixel as
+   matched when any counterpart lies within the radius, which over-counts.
 """
 import math
 from typing import Tuple
@@ -198,15 +198,17 @@ def _greedy_match(stack: torch.Tensor, edges: torch.Tensor, radius: float,
     k, h, w = stack.shape
     r = int(math.floor(radius))
     n_gt = int(edges.sum())
-    gt_id = torch.full((h + 2 * r, w + 2 * r), -1, dtype=torch.int64)
+    row = w + 2 * r
+    gt_id = torch.full((h + 2 * r, row), -1, dtype=torch.int64)
     gt_id[r:r + h, r:r + w][edges] = torch.arange(n_gt)
+    gt_id = gt_id.reshape(-1)
     pk, py, px = torch.nonzero(stack, as_tuple=True)
     n_pred = pk.numel()
+    base = (py + r) * row + (px + r)  # flat index of each predicted pixel in the padded map
     pred_ids, gt_keys, dist2 = [], [], []
     for dy, dx, d2 in _disc_offsets(radius):
-        g = gt_id[py + r + dy, px + r + dx]
-        hit = g >= 0
-        ids = torch.nonzero(hit).squeeze(1)
+        g = gt_id[base + (dy * row + dx)]
+        ids = torch.nonzero(g >= 0).squeeze(1)
         pred_ids.append(ids)
         gt_keys.append(pk[ids] * n_gt + g[ids])
         dist2.append(torch.full_like(ids, d2))

@@ -4,7 +4,7 @@ All three numbers come from one per-image histogram of the predicted probabiliti
 and negative pixels separately) over the threshold bins, so every threshold is scored at once
 and each image contributes a few dozen integers.
 """
-from typing import List, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -31,13 +31,13 @@ def _grid_index(probs: torch.Tensor) -> torch.Tensor:
     flag. ``trunc(20 p)`` is off by at most one near a grid point; two comparisons with the
     grid values fix it, so the result equals a ``bucketize`` at a fraction of its cost.
     """
-    # w_j = j / 20 rounded once to the probabilities' dtype, computed without lookups
-    count = probs.mul(20.0).to(torch.int32).clamp_(0, 19)
-    count += (probs >= (count + 1).to(probs.dtype).div_(20.0)).to(torch.int32)
-    count -= (probs < count.to(probs.dtype).div_(20.0)).to(torch.int32)
+    # float arithmetic throughout: w_j = j / 20 is rounded once to the probabilities' dtype
+    count = probs.mul(20.0).floor_().clamp_(0, 19)
+    count += probs >= (count + 1).div_(20.0)
+    count -= (probs < count / 20.0).to(count.dtype)
     count.clamp_(max=19)  # thresholds stop at 0.95: the count saturates at 19
-    equal = ((probs == count.to(probs.dtype).div_(20.0)) & (count > 0)).to(torch.int32)
-    return count.mul_(2).add_(equal)
+    equal = probs == count / 20.0
+    return count.mul_(2).add_(equal).to(torch.int32)
 
 
 def saliency_histograms(probs: torch.Tensor, gts: torch.Tensor,
@@ -46,7 +46,8 @@ def saliency_histograms(probs: torch.Tensor, gts: torch.Tensor,
 
     Args:
         probs: float [B, H, W] probabilities (sigmoid of the logit).
-        gts: int [B, H, W] ground truth, 1 salient, 0 background, ``ignore_index`` ignored.
+        gts: int [B, H, W] ground truth, 1 salient, 0 background, ``ignore_index`` ignored
+            (with the default 255, every value other than 0 and 1 is ignored).
         ignore_index: ignored ground-truth value.
 
     Returns:
@@ -58,9 +59,13 @@ def saliency_histograms(probs: torch.Tensor, gts: torch.Tensor,
     bins = _grid_index(probs.reshape(bsz, -1))
     # class: 0 negative, 1 positive, 2 ignored (dropped)
     cls = gts.reshape(bsz, -1).to(torch.int32, copy=True)
-    cls = torch.where(cls == ignore_index, 2, cls.clamp_(0, 1))
-    offset = torch.arange(bsz, dtype=torch.int32, device=probs.device).mul_(3).unsqueeze(1)
-    index = cls.add_(offset).mul_(40).add_(bins)
+    if ignore_index > 1:
+        cls.clamp_(0, 2)  # 0 / 1 stay, every other value (255 included) is ignored
+    else:
+        cls = torch.where(cls == ignore_index, 2, cls.clamp_(0, 1))
+    if bsz > 1:
+        cls += torch.arange(bsz, dtype=torch.int32, device=probs.device).mul_(3).unsqueeze(1)
+    index = cls.mul_(40).add_(bins)
     hist = torch.bincount(index.reshape(-1), minlength=bsz * 120).view(bsz, 3, 40)
     return hist[:, :2]
 
@@ -110,12 +115,10 @@ class SaliencyMetric(TaskMetric):
         super().__init__(task, primary=primary, **kwargs)
         self.ignore_index = ignore_index
 
-    def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[torch.Tensor]:
-        """Per-image ``[2, 40]`` histograms (see :func:`saliency_histograms`)."""
-        if preds.dim() == 4 and preds.shape[1] == 1:
-            preds = preds[:, 0]
-        hist = saliency_histograms(preds, gts, self.ignore_index)
-        return list(hist.cpu().unbind(0))
+    def image_result(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """``[2, 40]`` histogram of one image (see :func:`saliency_histograms`)."""
+        pred = pred.reshape(gt.shape[-2:])
+        return saliency_histograms(pred[None], gt[None], self.ignore_index)[0].cpu()
 
     def compute_metrics(self, results: list) -> dict:
         """mIoU, maxF and maxFbeta (percent) from the per-image histograms."""

@@ -1,6 +1,4 @@
 """Pooled confusion-matrix mIoU for semantic segmentation and human parts."""
-from typing import List, Optional
-
 import torch
 
 from mtbench.registry import METRICS
@@ -80,12 +78,12 @@ class SegmentationMetric(TaskMetric):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
-    def batch_results(self, preds: torch.Tensor, gts: torch.Tensor) -> List[torch.Tensor]:
-        """Per-image ``[3, C]`` count tensors (tp, gt, pred)."""
-        counts = segmentation_counts(preds, gts, self.num_classes, self.ignore_index)
-        return list(counts.cpu().unbind(0))
+    def image_result(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """``[3, C]`` counts (tp, gt, pred) of one image."""
+        counts = segmentation_counts(pred[None], gt[None], self.num_classes, self.ignore_index)
+        return counts[0].cpu()
 
-    def compute_metrics(self, results: list, class_names: Optional[list] = None) -> dict:
+    def compute_metrics(self, results: list) -> dict:
         """mIoU, aAcc and per-class IoU in percent from the per-image counts."""
         if not results:
             return {}

@@ -113,3 +113,14 @@ def test_depth_masks_zero_and_clamps_prediction():
         math.sqrt((math.log(2.0) ** 2 + (math.log(4.0) - math.log(1e-9)) ** 2) / 2))
     assert out['abs_rel'] == pytest.approx((0.5 + (4 - 1e-9) / 4) / 2)
     assert out['delta1'] == 0.0
+
+
+def test_processing_thread_setting_is_restored():
+    previous = torch.get_num_threads()
+    metric = SegmentationMetric('semseg', num_classes=2, num_threads=1)
+    seen = []
+    original = metric.image_result
+    metric.image_result = lambda p, g: seen.append(torch.get_num_threads()) or original(p, g)
+    metric.process(None, [{'pred': {'semseg': torch.zeros(2, 2, dtype=torch.long)},
+                           'gt': {'semseg': torch.zeros(2, 2, dtype=torch.long)}}])
+    assert seen == [1] and torch.get_num_threads() == previous

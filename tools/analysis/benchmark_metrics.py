@@ -48,9 +48,11 @@ def make_batch(batch_size: int, size: int = 448, seed: int = 0) -> list:
     return samples
 
 
-def benchmark(num_images: int = 500, batch_size: int = 8, size: int = 448) -> dict:
+def benchmark(num_images: int = 500, batch_size: int = 8, size: int = 448,
+              metric_threads: int = 1) -> dict:
     """Seconds spent in each task's metric (process + compute_metrics) for ``num_images``."""
-    metrics = {cfg['task']: METRICS.build(cfg) for cfg in build_task_metrics(TASKS, 'pascal-mt')}
+    metrics = {cfg['task']: METRICS.build(dict(cfg, num_threads=metric_threads or None))
+               for cfg in build_task_metrics(TASKS, 'pascal-mt')}
     assert isinstance(metrics['semseg'], SegmentationMetric)
     assert isinstance(metrics['saliency'], SaliencyMetric)
     assert isinstance(metrics['normals'], NormalsMetric)
@@ -77,18 +79,20 @@ def main() -> None:
     parser.add_argument('--num-images', type=int, default=500)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--size', type=int, default=448)
-    parser.add_argument('--threads', type=int, default=None, help='torch threads (default: as is)')
+    parser.add_argument('--metric-threads', type=int, default=1,
+                        help='torch threads inside the metrics (0: leave the global setting, '
+                             f'now {torch.get_num_threads()})')
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    benchmark(num_images=2 * args.batch_size, batch_size=args.batch_size, size=args.size)  # warm up
-    seconds = benchmark(args.num_images, args.batch_size, args.size)
+    benchmark(2 * args.batch_size, args.batch_size, args.size, args.metric_threads)  # warm up
+    seconds = benchmark(args.num_images, args.batch_size, args.size, args.metric_threads)
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    threads = args.metric_threads or torch.get_num_threads()
     print(f'{args.num_images} images of {args.size}x{args.size}, batch {args.batch_size}, '
-          f'{torch.get_num_threads()} torch threads, load average {load:.2f}')
+          f'{threads} torch thread(s) in the metrics, {os.cpu_count()} CPUs, '
+          f'load average {load:.2f}')
     for task, sec in seconds.items():
-        print(f'  {task:12s} {args.num_images / sec:8.1f} img/s  ({1e3 * sec / args.num_images:.2f} '
-              f'ms/img)')
+        ms = 1e3 * sec / args.num_images
+        print(f'  {task:12s} {args.num_images / sec:8.1f} img/s  ({ms:.2f} ms/img)')
     total = sum(seconds.values())
     print(f'  {"total":12s} {args.num_images / total:8.1f} img/s  '
           f'({1e3 * total / args.num_images:.2f} ms/img)')
