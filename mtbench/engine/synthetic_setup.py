@@ -25,6 +25,17 @@ PRETRAIN_CONFIG = 'configs/synthetic/pretrain_swin-nano_synthetic-upstream-64.py
 PRETRAINED_PATH = 'work_dirs/pretrain/swin-nano_synthetic-upstream.pth'
 
 
+def _generator_fingerprint() -> str:
+    """Hash of the synthetic generator's source, so a changed renderer invalidates caches."""
+    import glob
+    import hashlib
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(osp.join(REPO, 'mtbench', 'datasets', 'synthetic', '*.py'))):
+        with open(path, 'rb') as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
 def _stamp_ok(path: str, settings: dict) -> bool:
     if not osp.exists(path):
         return False
@@ -44,7 +55,7 @@ def ensure_synthetic_data(name: str, root: str = 'data/synthetic', size: int = 6
     layout, family, num_train, num_val, seed = SYNTHETIC_DATA[name]
     out = osp.join(root, name)
     settings = dict(layout=layout, family=family, num_train=num_train, num_val=num_val,
-                    seed=seed, size=size)
+                    seed=seed, size=size, generator=_generator_fingerprint())
     stamp = osp.join(out, '.mtbench-synthetic.json')
     if _stamp_ok(stamp, settings):
         print(f'[synthetic] reusing {out}')
@@ -73,7 +84,8 @@ def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional
     ensure_synthetic_data('upstream-nyud-64')
     with open(osp.join(REPO, PRETRAIN_CONFIG), 'rb') as f:
         recipe = f.read().decode()
-    settings = dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'])
+    settings = dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'],
+                    generator=_generator_fingerprint())
     stamp = out_path + '.json'
     if osp.exists(out_path) and _stamp_ok(stamp, settings):
         print(f'[pretrain] reusing {out_path}')
