@@ -35,7 +35,8 @@ class TaskSpec:
 
 
 TASKS: Dict[str, TaskSpec] = {
-    'semseg': TaskSpec('semseg', 'labels', 255, {'pascal-mt': 21, 'nyud-mt': 40}, 'mIoU', True, 1.0),
+    'semseg': TaskSpec('semseg', 'labels', 255, {'pascal-mt': 21, 'nyud-mt': 40}, 'mIoU', True,
+                       1.0),
     'human_parts': TaskSpec('human_parts', 'labels', 255, {'pascal-mt': 7}, 'mIoU', True, 2.0),
     'saliency': TaskSpec('saliency', 'binary', 255, {'pascal-mt': 1}, 'mIoU', True, 5.0),
     'normals': TaskSpec('normals', 'vector', 0, {'pascal-mt': 3, 'nyud-mt': 3}, 'mean', False,

@@ -14,7 +14,7 @@ from mtbench.engine.params import count_parameters
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+                 if '_base_' not in p and 'suites' not in p)
 
 
 def test_configs_exist():

@@ -65,7 +65,8 @@ def main():
         with open(osp.join(work_dir, 'result.json')) as f:
             records.append(json.load(f))
     print('\n' + summary(records))
-    print(f'\nDemo finished in {time.time() - start:.0f} s; records in {args.work_dir}/*/result.json')
+    print(f'\nDemo finished in {time.time() - start:.0f} s; '
+          f'records in {args.work_dir}/*/result.json')
 
 
 if __name__ == '__main__':

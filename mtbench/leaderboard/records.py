@@ -110,6 +110,10 @@ def _check_metrics(record: Mapping, tasks: list[str], problems: list[str]) -> No
             continue
         for key, value in sorted(entry.items()):  # non-finite non-primary values: a warning
             finite_needed = key == spec.primary_metric
+            if not finite_needed and isinstance(value, list):  # e.g. IoU_per_class
+                if not all(_is_real(v) for v in value):
+                    problems.append(f'"metrics.{task}.{key}" must be a list of numbers')
+                continue
             if not (is_number(value) or (not finite_needed and _is_real(value))):
                 problems.append(f'"metrics.{task}.{key}" must be a '
                                 f'{"finite " if finite_needed else ""}number, got {value!r}')
@@ -218,7 +222,8 @@ def record_warnings(record: Mapping) -> list[str]:
                 for task in sorted(set(record['metrics']) - set(record['tasks']))]
     warnings += [f'"metrics.{task}.{key}" is not finite ({value!r})'
                  for task in record['tasks']
-                 for key, value in sorted(record['metrics'][task].items()) if not is_number(value)]
+                 for key, value in sorted(record['metrics'][task].items())
+                 if not is_number(value) and not isinstance(value, list)]
     dm = record.get('delta_m')
     if isinstance(dm, dict) and dm.get('reference') is None:
         warnings.append('"delta_m.reference" is null: the stored Δm names no reference and is '

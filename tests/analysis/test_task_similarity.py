@@ -7,7 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model_cfg
+from mtbench_fixtures import tiny_model_cfg
 
 from mtbench.analysis.task_similarity import (estimate_similarity, gradient_similarity,
                                               group_tasks, select_shared_parameters)

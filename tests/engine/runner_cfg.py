@@ -17,7 +17,8 @@ def small_runner_cfg(data_root: str, work_dir: str, max_epochs: int = 3, batch_s
     cfg.model.backbone.drop_path_rate = 0.0
     pipeline = [dict(type='PackMultiTaskInputs')]
     for split in ('train', 'val', 'test'):
-        loader = cfg[f'{split}_dataloader'] = copy.deepcopy(cfg[f'{split}_dataloader'])
+        cfg[f'{split}_dataloader'] = copy.deepcopy(cfg[f'{split}_dataloader'])
+        loader = cfg[f'{split}_dataloader']
         loader.num_workers = 0
         loader.persistent_workers = False
         loader.batch_size = batch_size

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_model_cfg
+from mtbench_fixtures import tiny_model_cfg
 
 from mtbench.engine.params import count_parameters
 from mtbench.registry import METHODS, MODELS, build_or_explain

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_model_cfg
+from mtbench_fixtures import tiny_model_cfg
 
 from mtbench.engine.params import count_parameters
 from mtbench.methods.mtlora import (MTLoRALinear, convert_mtlora_checkpoint, mtlora_key_map,

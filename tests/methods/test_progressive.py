@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import tiny_model_cfg
+from mtbench_fixtures import tiny_model_cfg
 
 from mtbench.engine.model_builder import build_model_from_config
 from mtbench.engine.params import count_parameters

@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_BACKBONE, tiny_model_cfg
+from mtbench_fixtures import TINY_BACKBONE, tiny_model_cfg
 
 from mtbench.engine.params import count_parameters
 from mtbench.methods.tadformer import (DynamicTaskFilter, StaticTaskFilter,

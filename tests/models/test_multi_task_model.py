@@ -1,7 +1,7 @@
 """MultiTaskModel: forward modes, losses, predictions, parameter accounting."""
 import pytest
 import torch
-from conftest import tiny_model_cfg
+from mtbench_fixtures import tiny_model_cfg
 
 from mtbench.engine.params import count_parameters
 from mtbench.models.param_formulas import fusion_head_params, swin_num_params

@@ -60,6 +60,9 @@ def test_train_then_test_writes_a_record(synthetic_pascal, tmp_path):
     assert record['dataset']['num_images'] == 8
     assert record['dataset']['checksum'].startswith('sha256:')
     assert record['train_wall_time_s'] > 0
+    from mtbench.leaderboard import validate_record
+    assert validate_record(record) == []
+    assert record['params']['trainable'] == 2_504_606  # nano Swin + 4 decoders, closed form
 
 
 def _init_checkpoint(path):

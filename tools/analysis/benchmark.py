@@ -45,7 +45,7 @@ def _spawn(config: str, args) -> dict:
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f'benchmark of {config} failed:\n{out.stderr[-3000:]}')
-    line = next(l for l in out.stdout.splitlines() if l.startswith('MTBENCH_FIGURES '))
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith('MTBENCH_FIGURES '))
     return json.loads(line[len('MTBENCH_FIGURES '):])
 
 

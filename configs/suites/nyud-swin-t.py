@@ -1,0 +1,23 @@
+# The paper-protocol suite on NYUD-v2 (Swin-T, 448x448): for users with GPUs, the data in
+# data/NYUD_MT and the ImageNet Swin-T weights in checkpoints/. Run with
+#   python tools/run_suite.py configs/suites/nyud-swin-t.py --launcher slurm --partition gpu
+suite = dict(
+    name='nyud-swin-t',
+    prepare=None,
+    seeds=[0],
+    work_root='work_dirs/suites/nyud-swin-t',
+    configs=[
+        'configs/full_ft/full-ft_swin-t_nyud-mt-448.py',
+        'configs/decoder_only/decoder-only_swin-t_nyud-mt-448.py',
+        'configs/bitfit/bitfit_swin-t_nyud-mt-448.py',
+        'configs/lora/lora-r4_swin-t_nyud-mt-448.py',
+        'configs/adapter/adapter-red4_swin-t_nyud-mt-448.py',
+        'configs/vpt/vpt-shallow-p10_swin-t_nyud-mt-448.py',
+        'configs/vpt/vpt-deep-p10_swin-t_nyud-mt-448.py',
+        'configs/mtlora/mtlora-r16_swin-t_nyud-mt-448.py',
+        'configs/mtlora/mtlora-plus-r16_swin-t_nyud-mt-448.py',
+        'configs/tadformer/tadformer-r16_swin-t_nyud-mt-448.py',
+        'configs/progressive/progressive_swin-t_nyud-mt-448.py',
+    ],
+    leaderboard=dict(results='leaderboard/results', out='leaderboard'),
+)

@@ -1,0 +1,197 @@
+"""Run a suite: every (config, seed) entry trained and tested, then the leaderboard rebuilt.
+
+A suite is an mmengine config file with a ``suite`` dict::
+
+    suite = dict(
+        name='synthetic',
+        configs=['configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py', ...],
+        seeds=[0, 1],
+        work_root='work_dirs/suites/synthetic',
+        prepare='synthetic',            # or None: generate data / pre-train before running
+        cfg_options=[],                 # applied to every entry
+        leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic'),
+    )
+
+Entries whose ``result.json`` was produced by the same config text, overrides and seed are
+skipped; a failing entry is reported and the suite goes on.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from mmengine.config import Config
+
+__all__ = ['SuiteEntry', 'load_suite', 'plan_suite', 'run_suite']
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STAMP = 'suite_entry.json'
+
+
+@dataclass
+class SuiteEntry:
+    """One (config, seed) run of a suite."""
+
+    config: str
+    seed: int
+    work_dir: str
+    options: List[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        with open(osp.join(REPO, self.config), 'rb') as f:
+            text = f.read()
+        digest = hashlib.sha256(text)
+        digest.update(json.dumps([self.seed, self.options]).encode())
+        return digest.hexdigest()
+
+    def up_to_date(self) -> bool:
+        stamp = osp.join(self.work_dir, STAMP)
+        if not (osp.exists(stamp) and osp.exists(osp.join(self.work_dir, 'result.json'))):
+            return False
+        with open(stamp) as f:
+            return json.load(f).get('key') == self.key
+
+
+def load_suite(path: str) -> dict:
+    """Read and validate a suite file."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'suite file not found: {path}')
+    suite = Config.fromfile(path).get('suite')
+    if not isinstance(suite, dict):
+        raise ValueError(f'{path} must define `suite = dict(...)`')
+    for key in ('name', 'configs', 'seeds', 'work_root'):
+        if key not in suite:
+            raise ValueError(f'{path}: suite.{key} is missing')
+    for config in suite['configs']:
+        if not osp.isfile(osp.join(REPO, config)):
+            raise FileNotFoundError(f'{path}: suite config not found: {config}')
+    return dict(suite)
+
+
+def plan_suite(suite: dict) -> List[SuiteEntry]:
+    """The entries of a suite, in order (configs outer, seeds inner)."""
+    entries = []
+    for config in suite['configs']:
+        stem = osp.splitext(osp.basename(config))[0]
+        for seed in suite['seeds']:
+            options = [f'randomness.seed={seed}', *suite.get('cfg_options', [])]
+            entries.append(SuiteEntry(config, int(seed),
+                                      osp.join(suite['work_root'], stem, f'seed{seed}'), options))
+    return entries
+
+
+def _train_test_commands(entry: SuiteEntry, launcher: str, slurm: Optional[dict]):
+    opts = ['--cfg-options', *entry.options]
+    py = sys.executable
+    if launcher == 'slurm':
+        slurm = slurm or {}
+        partition = slurm.get('partition', 'gpu')
+        job = f"mtbench-{osp.basename(osp.dirname(entry.work_dir))}-s{entry.seed}"
+        env = {'GPUS': str(slurm.get('gpus', 1)),
+               'GPUS_PER_NODE': str(slurm.get('gpus_per_node', slurm.get('gpus', 1)))}
+        train = ['bash', 'tools/slurm_train.sh', partition, job, entry.config, entry.work_dir,
+                 *opts]
+        test = ['srun', '-p', partition, '--gres=gpu:1', '--ntasks=1', py, 'tools/test.py',
+                entry.config, '{checkpoint}', '--work-dir', entry.work_dir, *opts]
+        return train, test, env
+    train = [py, 'tools/train.py', entry.config, '--work-dir', entry.work_dir, *opts]
+    test = [py, 'tools/test.py', entry.config, '{checkpoint}', '--work-dir', entry.work_dir, *opts]
+    return train, test, {}
+
+
+def _run_entry(entry: SuiteEntry, launcher: str, slurm: Optional[dict], log,
+               threads: Optional[int] = None) -> None:
+    train, test, env = _train_test_commands(entry, launcher, slurm)
+    os.makedirs(entry.work_dir, exist_ok=True)
+    run_env = dict(os.environ, **env)
+    if threads:
+        run_env['OMP_NUM_THREADS'] = str(threads)
+    with open(osp.join(entry.work_dir, 'suite.log'), 'w') as out:
+        log(f'  $ {shlex.join(train)}')
+        subprocess.run(train, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT,
+                       env=run_env)
+        with open(osp.join(entry.work_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        test = [checkpoint if a == '{checkpoint}' else a for a in test]
+        log(f'  $ {shlex.join(test)}')
+        subprocess.run(test, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT,
+                       env=run_env)
+    with open(osp.join(entry.work_dir, STAMP), 'w') as f:
+        json.dump({'key': entry.key, 'config': entry.config, 'seed': entry.seed}, f)
+
+
+def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
+              dry_run: bool = False, rebuild: bool = True, log=print, parallel: int = 1) -> dict:
+    """Run every entry of the suite at ``path`` and rebuild its leaderboard.
+
+    With ``parallel > 1`` that many entries run at once (slurm jobs, or local processes that
+    share the CPU cores / the GPU; local CPU processes get ``cores // parallel`` threads each).
+
+    Returns:
+        ``{'ran': [...], 'skipped': [...], 'failed': [(work_dir, reason)], 'wall_time_s': t}``.
+    """
+    suite = load_suite(path)
+    if suite.get('prepare') == 'synthetic' and not dry_run:
+        from mtbench.engine.synthetic_setup import (ensure_pretrained_backbone,
+                                                    ensure_synthetic_data)
+        ensure_synthetic_data('pascal-mt-64')
+        ensure_pretrained_backbone()
+    start = time.time()
+    summary = {'ran': [], 'skipped': [], 'failed': []}
+    entries = plan_suite(suite)
+    todo = []
+    for i, entry in enumerate(entries, 1):
+        tag = f'[{i}/{len(entries)}] {entry.config} seed {entry.seed}'
+        if entry.up_to_date():
+            log(f'{tag}: up to date, skipped')
+            summary['skipped'].append(entry.work_dir)
+        elif dry_run:
+            train, test, _ = _train_test_commands(entry, launcher, slurm)
+            log(f'{tag}: would run {shlex.join(train)}\n  then: {shlex.join(test)}')
+        else:
+            todo.append((tag, entry))
+
+    def run_one(item):
+        tag, entry = item
+        log(f'{tag}: running in {entry.work_dir}')
+        t0 = time.time()
+        try:
+            _run_entry(entry, launcher, slurm, log, threads)
+        except (subprocess.CalledProcessError, OSError) as err:
+            reason = f'{type(err).__name__}: {err}; see {osp.join(entry.work_dir, "suite.log")}'
+            log(f'{tag}: FAILED ({reason})')
+            return entry.work_dir, reason
+        log(f'{tag}: done in {time.time() - t0:.0f} s')
+        return entry.work_dir, None
+
+    threads = max(1, (os.cpu_count() or 1) // max(parallel, 1)) if parallel > 1 else None
+    with ThreadPoolExecutor(max_workers=max(parallel, 1)) as pool:
+        for work_dir, reason in pool.map(run_one, todo):
+            if reason is None:
+                summary['ran'].append(work_dir)
+            else:
+                summary['failed'].append((work_dir, reason))
+    summary['wall_time_s'] = time.time() - start
+    board = suite.get('leaderboard')
+    if rebuild and board and not dry_run:
+        work_dirs = [e.work_dir for e in entries if osp.exists(osp.join(e.work_dir,
+                                                                         'result.json'))]
+        py = sys.executable
+        if work_dirs:
+            subprocess.run([py, 'tools/leaderboard.py', 'collect', *work_dirs, '--out',
+                            board['results']], cwd=REPO, check=False)
+        subprocess.run([py, 'tools/leaderboard.py', 'build', '--results', board['results'],
+                        '--out', board['out']], cwd=REPO, check=False)
+    log(f"suite {suite['name']}: {len(summary['ran'])} ran, {len(summary['skipped'])} skipped, "
+        f"{len(summary['failed'])} failed, {summary['wall_time_s']:.0f} s")
+    for work_dir, reason in summary['failed']:
+        log(f'  failed: {work_dir}: {reason}')
+    return summary

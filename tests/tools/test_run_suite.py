@@ -1,0 +1,60 @@
+"""tools/run_suite.py: runs entries, survives a failing one, skips up-to-date ones, builds."""
+import os.path as osp
+
+from mtbench.engine.suite import plan_suite, run_suite
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _suite_file(tmp_path, data_root):
+    options = [
+        'model.pretrained=None', 'model.backbone.drop_path_rate=0.0',
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False', 'val_dataloader.batch_size=8',
+        'test_dataloader.batch_size=8', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+        'param_scheduler=[{"type":"ConstantLR","factor":1.0,"by_epoch":False}]',
+    ]
+    path = tmp_path / 'suite.py'
+    path.write_text(
+        'suite = dict(\n'
+        "    name='mini', prepare=None, seeds=[0],\n"
+        f"    work_root='{tmp_path / 'runs'}',\n"
+        "    configs=['configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py',\n"
+        "             'configs/synthetic/bitfit_swin-nano_synthetic-pascal-64.py'],\n"
+        f'    cfg_options={options!r},\n'
+        f"    leaderboard=dict(results='{tmp_path / 'results'}', out='{tmp_path / 'board'}'),\n"
+        ')\n')
+    return str(path)
+
+
+def test_suite_runs_skips_and_survives_failures(synthetic_pascal, tmp_path, monkeypatch):
+    path = _suite_file(tmp_path, synthetic_pascal)
+    entries = plan_suite(__import__('mtbench.engine.suite', fromlist=['x']).load_suite(path))
+    assert [osp.basename(osp.dirname(e.work_dir)) for e in entries] == [
+        'decoder-only_swin-nano_synthetic-pascal-64', 'bitfit_swin-nano_synthetic-pascal-64']
+    # Break the second entry: a config override that makes training fail.
+    from mtbench.engine import suite as suite_mod
+    original = suite_mod._train_test_commands
+
+    def broken(entry, launcher, slurm):
+        train, test, env = original(entry, launcher, slurm)
+        if 'bitfit' in entry.config:
+            train = train + ['model.method.type=NoSuchMethod']
+        return train, test, env
+
+    monkeypatch.setattr(suite_mod, '_train_test_commands', broken)
+    logs = []
+    summary = run_suite(path, log=logs.append)
+    assert len(summary['ran']) == 1 and len(summary['failed']) == 1
+    assert 'bitfit' in summary['failed'][0][0]
+    assert osp.exists(osp.join(entries[0].work_dir, 'result.json'))
+    assert osp.exists(tmp_path / 'board' / 'README.md')
+    monkeypatch.setattr(suite_mod, '_train_test_commands', original)
+    summary = run_suite(path, log=logs.append, dry_run=True)
+    assert summary['skipped'] == [entries[0].work_dir]
