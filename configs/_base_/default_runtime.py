@@ -10,6 +10,9 @@ custom_hooks = [
     dict(type='ResultRecordHook'),
 ]
 log_level = 'INFO'
+# Some methods keep trainable tensors that get no gradient (MTLoRA's last shared fc2 LoRA,
+# TADFormer's unused prompt norms, as in the reference code), which DDP must be told about.
+find_unused_parameters = True
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)

@@ -16,7 +16,8 @@ RUNNER_KEYS = (
     'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator',
     'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from',
     'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
-    'randomness', 'experiment_name', 'vis_backends', 'tasks', 'data_root', 'dataset_type')
+    'randomness', 'experiment_name', 'vis_backends', 'tasks', 'data_root', 'dataset_type',
+    'find_unused_parameters', 'model_wrapper_cfg', 'sync_bn')
 
 
 class ConfigError(ValueError):

@@ -34,10 +34,6 @@ def load_config(path: str, cfg_options: Sequence[str] = (), work_dir: Optional[s
     except ConfigError as err:
         sys.exit(f'error in {path}: {err}')
     cfg.launcher = launcher
-    if launcher != 'none':
-        import torch
-        if not torch.cuda.is_available():  # NCCL needs GPUs; CPU runs use gloo
-            cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -50,6 +46,9 @@ def build_runner(cfg: Config):
     import mtbench.engine  # noqa: F401  (safe checkpoint loader, hooks)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from mtbench.engine.cpu_ddp import prepare_cpu_distributed
+    prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

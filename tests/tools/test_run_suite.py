@@ -18,7 +18,6 @@ def _suite_file(tmp_path, data_root):
         'test_dataloader.persistent_workers=False', 'val_dataloader.batch_size=8',
         'test_dataloader.batch_size=8', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
         'default_hooks.checkpoint.interval=2',
-        'param_scheduler=[{"type":"ConstantLR","factor":1.0,"by_epoch":False}]',
     ]
     path = tmp_path / 'suite.py'
     path.write_text(

@@ -23,10 +23,9 @@ def _options(data_root, batch_size, iters=4):
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
         'val_dataloader.batch_size=4', 'test_dataloader.batch_size=4',
         'train_dataloader.sampler.shuffle=False',
-        'train_dataloader.dataset.pipeline=[{"type":"PackMultiTaskInputs"}]',
+        'train_dataloader.dataset.pipeline.0.prob=0.0',
         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
         f'default_hooks.checkpoint.interval={iters}',
-        'param_scheduler=[{"type":"ConstantLR","factor":1.0,"by_epoch":False}]',
         'optim_wrapper.optimizer.lr=1e-4', 'default_hooks.logger.interval=1',
     ]
 
@@ -77,12 +76,23 @@ def _init_checkpoint(path):
 
 
 def test_dist_train_two_processes_matches_one_process(synthetic_pascal, tmp_path):
-    """2 gloo processes x batch 2 take the same optimisation steps as 1 process x batch 4."""
+    """2 gloo processes x batch 1 take the same steps as 1 process accumulating 2 x batch 1.
+
+    With one image per process the decoders' BatchNorm statistics and the per-image loss
+    normalisation are the same in both runs, so DDP's all-reduced gradient must equal the
+    single process's accumulated gradient and the weights must agree to float tolerance.
+    """
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
     init_path = str(tmp_path / 'init.pth')
     init = _init_checkpoint(init_path)
-    opts1 = _options(synthetic_pascal, 4) + [f'load_from={init_path}']
-    opts2 = _options(synthetic_pascal, 2) + [f'load_from={init_path}']
+    # Adam with a huge eps makes each update proportional to the gradient, so float rounding in
+    # the all-reduce is not amplified by Adam's normalisation of near-zero gradient entries.
+    common = [f'load_from={init_path}', 'param_scheduler.0.start_factor=1.0',
+              'optim_wrapper.optimizer.eps=1000.0', 'optim_wrapper.optimizer.lr=1.0',
+              'optim_wrapper.optimizer.weight_decay=0.0']
+    opts1 = _options(synthetic_pascal, 1, iters=4) + common + [
+        'optim_wrapper.accumulative_counts=2']
+    opts2 = _options(synthetic_pascal, 1, iters=2) + common
     _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', one, '--cfg-options', *opts1])
     env = dict(os.environ, PYTHON=sys.executable, PORT='29517', OMP_NUM_THREADS='1')
     _run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', two, '--cfg-options',
@@ -90,12 +100,11 @@ def test_dist_train_two_processes_matches_one_process(synthetic_pascal, tmp_path
     _, s1 = _state(one)
     _, s2 = _state(two)
     assert s1.keys() == s2.keys()
-    u1 = torch.cat([(s1[k] - init[k]).flatten() for k in s1 if k.startswith('backbone.')])
-    u2 = torch.cat([(s2[k] - init[k]).flatten() for k in s1 if k.startswith('backbone.')])
-    assert u1.norm() > 0 and u2.norm() > 0
-    cos = torch.nn.functional.cosine_similarity(u1, u2, dim=0)
-    # Only the decoders' BatchNorm batch statistics (per process) differ between the two runs.
-    assert cos > 0.95, f'2-process updates disagree with 1-process updates (cos {cos:.3f})'
-    for work in (one, two):
-        with open(osp.join(work, 'last_checkpoint')) as f:
-            assert f.read().strip().endswith('iter_4.pth')
+    # Parameters only: BatchNorm running statistics are per process under DDP (rank 0 saw
+    # images 0 and 2, the single process all four), which is expected.
+    keys = [k for k in s1 if s1[k].is_floating_point() and 'running_' not in k]
+    u1 = torch.cat([(s1[k] - init[k]).flatten() for k in keys])
+    u2 = torch.cat([(s2[k] - init[k]).flatten() for k in keys])
+    assert u1.norm() > 0
+    rel = ((u1 - u2).norm() / u1.norm()).item()
+    assert rel < 1e-3, f'2-process updates differ from 1-process updates by {rel:.2e}'
