@@ -1,0 +1,74 @@
+"""Is the synthetic benchmark honest? Pre-trained vs random-init full FT, and ranking stability.
+
+Reads the synthetic suite's records (``leaderboard/synthetic/results`` by default, as written by
+``tools/run_suite.py configs/suites/synthetic.py``), computes each run's Δm against the suite's
+own single-task runs, and prints
+1. pre-trained vs random-init multi-task full fine-tuning at matched steps (mean ± std over seeds,
+   the gap, and whether it exceeds the seed noise);
+2. the method ranking for each seed and Kendall's tau between the seeds' rankings.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import statistics as st
+import sys
+
+from scipy.stats import kendalltau
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mtbench.leaderboard import delta_m  # noqa: E402
+
+PRETRAINED = 'full-ft_swin-nano_synthetic-pascal-64'
+SCRATCH = 'full-ft-scratch_swin-nano_synthetic-pascal-64'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--results', default='leaderboard/synthetic/results/pascal-mt')
+    args = parser.parse_args()
+    records = [json.load(open(p)) for p in sorted(glob.glob(osp.join(args.results, '*.json')))]
+    singles = {}
+    for r in records:
+        if r['method'] == 'single_task':
+            task = r['tasks'][0]
+            singles.setdefault(task, []).append(r['primary'][task]['value'])
+    if not singles:
+        sys.exit(f'no single-task records in {args.results}: run the synthetic suite first')
+    reference = {t: st.mean(v) for t, v in singles.items()}
+    runs = {}
+    for r in records:
+        if r['method'] == 'single_task':
+            continue
+        metrics = {t: r['primary'][t]['value'] for t in r['tasks']}
+        hib = {t: r['primary'][t]['higher_is_better'] for t in r['tasks']}
+        runs.setdefault(r['variant'], {})[r['seed']] = delta_m(metrics, reference, hib)
+    print('single-task reference (mean over seeds): '
+          + ', '.join(f'{t} {v:.2f}' for t, v in reference.items()))
+    if PRETRAINED in runs and SCRATCH in runs:
+        pre, scr = list(runs[PRETRAINED].values()), list(runs[SCRATCH].values())
+        noise = max(st.stdev(pre) if len(pre) > 1 else 0, st.stdev(scr) if len(scr) > 1 else 0)
+        pooled = ((st.variance(pre) + st.variance(scr)) / 2) ** 0.5 if len(pre) > 1 else 0
+        gap = st.mean(pre) - st.mean(scr)
+        print(f'\npre-trained full FT: Δm {st.mean(pre):+.2f} ± {st.stdev(pre):.2f} (seeds '
+              f'{", ".join(f"{x:+.2f}" for x in pre)})')
+        print(f'random-init full FT: Δm {st.mean(scr):+.2f} ± {st.stdev(scr):.2f} (seeds '
+              f'{", ".join(f"{x:+.2f}" for x in scr)})')
+        print(f'gap {gap:+.2f}; larger seed std {noise:.2f}, pooled std {pooled:.2f}: '
+              f'{"exceeds" if gap > noise else "does NOT exceed"} the larger seed std, '
+              f'{"exceeds" if gap > pooled else "does NOT exceed"} the pooled std')
+    seeds = sorted({s for v in runs.values() for s in v})
+    methods = sorted(m for m in runs if all(s in runs[m] for s in seeds))
+    print('\nranking per seed (best first):')
+    for s in seeds:
+        order = sorted(methods, key=lambda m: -runs[m][s])
+        print(f'  seed {s}: ' + ' > '.join(order))
+    if len(seeds) >= 2:
+        tau = kendalltau([runs[m][seeds[0]] for m in methods],
+                         [runs[m][seeds[1]] for m in methods]).statistic
+        print(f"Kendall's tau between seeds {seeds[0]} and {seeds[1]}: {tau:.3f}")
+
+
+if __name__ == '__main__':
+    main()
