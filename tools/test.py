@@ -41,8 +41,8 @@ def main():
                       launcher=args.launcher)
     cfg.load_from = args.checkpoint
     if args.show_dir:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='PredictionVisualizationHook', out_dir=args.show_dir)]
+        sys.exit('error: --show-dir (saving visualised predictions) is not implemented yet; '
+                 'use --out to dump the raw predictions')
     runner = build_runner(cfg)
     if args.out:
         from mmengine.evaluator import DumpResults
