@@ -21,7 +21,13 @@ def parse_args():
     parser.add_argument('--work-dir', help='where to save the result record and logs '
                         '(default: work_dirs/<config stem>)')
     parser.add_argument('--out', help='also dump the raw predictions to this pickle file')
-    parser.add_argument('--show-dir', help='save visualised predictions to this directory')
+    parser.add_argument('--show-dir', metavar='DIR',
+                        help='save one PNG per test sample (input, and per task the prediction '
+                        'above the ground truth) as DIR/<img_id>.png; DIR is used as given '
+                        '(relative to the current directory) and created if missing')
+    parser.add_argument('--show-max-samples', type=int, default=20, metavar='N',
+                        help='with --show-dir, visualise at most N samples (default 20; '
+                        '0 or less: all)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -33,6 +39,23 @@ def parse_args():
     return args
 
 
+def add_show_dir_hook(cfg, show_dir: str, max_samples: int = 20) -> str:
+    """Create ``show_dir`` and append a ``PredictionVisualizationHook`` to ``cfg.custom_hooks``.
+
+    Exits with an error naming the directory if it cannot be created. Returns its absolute path.
+    """
+    path = osp.abspath(show_dir)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        sys.exit(f'error: cannot create --show-dir {show_dir!r}: {err.strerror or err}')
+    hooks = list(cfg.get('custom_hooks') or [])
+    hooks.append(dict(type='PredictionVisualizationHook', show_dir=path,
+                      max_samples=max_samples if max_samples > 0 else None))
+    cfg.custom_hooks = hooks
+    return path
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -41,8 +64,7 @@ def main():
                       launcher=args.launcher)
     cfg.load_from = args.checkpoint
     if args.show_dir:
-        sys.exit('error: --show-dir (saving visualised predictions) is not implemented yet; '
-                 'use --out to dump the raw predictions')
+        add_show_dir_hook(cfg, args.show_dir, args.show_max_samples)
     runner = build_runner(cfg)
     if args.out:
         from mmengine.evaluator import DumpResults

@@ -47,9 +47,18 @@ def _fake_batch(model, batch_size: int, size: Sequence[int], device) -> dict:
 def count_forward_flops(model, inputs: torch.Tensor) -> int:
     """Forward FLOPs (multiply-adds counted as 2) of ``model`` on ``inputs``, per batch."""
     model.eval()
+    # FlopCounterMode's module tracker hooks autograd on tensors that require grad, which
+    # fails for parameters used directly (prompt tokens) under no_grad: count without them.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(inputs, mode='tensor')
+    try:
+        with torch.no_grad(), counter:
+            model(inputs, mode='tensor')
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
     return int(counter.get_total_flops())
 
 
