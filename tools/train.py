@@ -25,6 +25,9 @@ def parse_args():
                         help='override config settings, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--test', action='store_true',
+                        help='after training, test the final model in the same process (as '
+                        'tools/test.py on the last checkpoint would), writing result.json')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -45,8 +48,12 @@ def main():
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.test and not cfg.get('test_dataloader'):
+        sys.exit(f'error: --test needs a test_dataloader in {args.config}')
     runner = build_runner(cfg)
     runner.train()
+    if args.test:
+        runner.test()
 
 
 if __name__ == '__main__':

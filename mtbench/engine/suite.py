@@ -46,10 +46,16 @@ class SuiteEntry:
 
     @property
     def key(self) -> str:
-        with open(osp.join(REPO, self.config), 'rb') as f:
-            text = f.read()
-        digest = hashlib.sha256(text)
+        """Hash of what the run depends on: the resolved config (its ``_base_`` files
+        included), seed, overrides, and the content of a local pretrained checkpoint."""
+        cfg = Config.fromfile(osp.join(REPO, self.config))
+        digest = hashlib.sha256(cfg.pretty_text.encode())
         digest.update(json.dumps([self.seed, self.options]).encode())
+        pretrained = (cfg.get('model') or {}).get('pretrained')
+        path = osp.join(REPO, pretrained) if isinstance(pretrained, str) else None
+        if path and osp.isfile(path):
+            with open(path, 'rb') as f:
+                digest.update(hashlib.sha256(f.read()).digest())
         return digest.hexdigest()
 
     def up_to_date(self) -> bool:
@@ -102,9 +108,10 @@ def _train_test_commands(entry: SuiteEntry, launcher: str, slurm: Optional[dict]
         test = ['srun', '-p', partition, '--gres=gpu:1', '--ntasks=1', py, 'tools/test.py',
                 entry.config, '{checkpoint}', '--work-dir', entry.work_dir, *opts]
         return train, test, env
-    train = [py, 'tools/train.py', entry.config, '--work-dir', entry.work_dir, *opts]
-    test = [py, 'tools/test.py', entry.config, '{checkpoint}', '--work-dir', entry.work_dir, *opts]
-    return train, test, {}
+    # Locally, one process trains and then tests the final model (tools/train.py --test):
+    # the same record as tools/test.py on the last checkpoint, one interpreter start less.
+    train = [py, 'tools/train.py', entry.config, '--work-dir', entry.work_dir, '--test', *opts]
+    return train, None, {}
 
 
 def _run_entry(entry: SuiteEntry, launcher: str, slurm: Optional[dict], log,
@@ -118,14 +125,20 @@ def _run_entry(entry: SuiteEntry, launcher: str, slurm: Optional[dict], log,
         log(f'  $ {shlex.join(train)}')
         subprocess.run(train, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT,
                        env=run_env)
+    if test:
+        _run_test(entry, test, run_env, log)
+    with open(osp.join(entry.work_dir, STAMP), 'w') as f:
+        json.dump({'key': entry.key, 'config': entry.config, 'seed': entry.seed}, f)
+
+
+def _run_test(entry: SuiteEntry, test: List[str], run_env: dict, log) -> None:
+    with open(osp.join(entry.work_dir, 'suite.log'), 'a') as out:
         with open(osp.join(entry.work_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
         test = [checkpoint if a == '{checkpoint}' else a for a in test]
         log(f'  $ {shlex.join(test)}')
         subprocess.run(test, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT,
                        env=run_env)
-    with open(osp.join(entry.work_dir, STAMP), 'w') as f:
-        json.dump({'key': entry.key, 'config': entry.config, 'seed': entry.seed}, f)
 
 
 def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
@@ -155,7 +168,8 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
             summary['skipped'].append(entry.work_dir)
         elif dry_run:
             train, test, _ = _train_test_commands(entry, launcher, slurm)
-            log(f'{tag}: would run {shlex.join(train)}\n  then: {shlex.join(test)}')
+            log(f'{tag}: would run {shlex.join(train)}'
+                + (f'\n  then: {shlex.join(test)}' if test else ''))
         else:
             todo.append((tag, entry))
 

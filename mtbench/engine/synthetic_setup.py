@@ -82,8 +82,8 @@ def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional
                                extra_args=()) -> str:
     """Pre-train the tiny Swin on the upstream scenes (cached) and save its backbone weights."""
     ensure_synthetic_data('upstream-nyud-64')
-    with open(osp.join(REPO, PRETRAIN_CONFIG), 'rb') as f:
-        recipe = f.read().decode()
+    from mmengine.config import Config
+    recipe = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG)).pretty_text  # with its _base_
     settings = dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'],
                     generator=_generator_fingerprint())
     stamp = out_path + '.json'

@@ -11,7 +11,6 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
-from mtbench.methods.mtlora.layer import MTLoRALinear
 from mtbench.models.backbones import BasicLayer, SwinBlock
 
 __all__ = ['MTLoRABlock', 'MTLoRAStage']
@@ -52,13 +51,8 @@ class MTLoRABlock(SwinBlock):
         h = (x.unsqueeze(0) + self.drop_path(attn).view(streams, b, length, c)).flatten(0, 1)
         mlp = self.mlp
         act = mlp.drop(mlp.act(mlp.fc1(self.norm2(h))))
-        if isinstance(mlp.fc2, MTLoRALinear) and mlp.fc2.tasks:
-            # Keep the streams apart after fc2, so that the task outputs do not depend on fc2's
-            # shared LoRA (unused when the stage's shared output is, as in the reference).
-            shared, tasks = mlp.fc2.forward_streams(act)
-            y = h[:b] + self.drop_path(mlp.drop(shared))
-            y_tasks = h[b:] + self.drop_path(mlp.drop(tasks.flatten(0, 1)))
-            return y, dict(zip(self.mtlora_tasks, y_tasks.split(b)))
+        # An MTLoRA fc2 with task LoRA keeps the streams apart (frozen weight on the shared
+        # activation, each task's own LoRA on its activation) and returns them stacked.
         chunks = (h + self.drop_path(mlp.drop(mlp.fc2(act)))).split(b)
         return chunks[0], dict(zip(self.mtlora_tasks, chunks[1:]))
 

@@ -75,6 +75,10 @@ class MTLoRALinear(nn.Module):
         self.task_scales = {t: float((task_scales or {}).get(t, scale)) for t in self.tasks}
         self.shared_mode = shared_mode
         self.task_input = task_input
+        #: Whether the shared output row block carries the shared LoRA. MTLoRA turns it off
+        #: where nothing reads that output (the last stage's last ``fc2``), which keeps the
+        #: never-updated shared LoRA out of the graph, as unused parameters are elsewhere.
+        self.shared_lora_output = True
         self.lora_tasks_A = nn.ParameterDict()
         self.lora_tasks_B = nn.ParameterDict()
         for task, r in task_ranks.items():
@@ -94,15 +98,18 @@ class MTLoRALinear(nn.Module):
         """Streams in the output: 1 (shared) + number of tasks."""
         return 1 + len(self.tasks)
 
-    def _stacked_task_weights(self):
-        """``A`` ``[T, r_max, d_in]``, ``B`` ``[T, d_out, r_max]`` (zero-padded), scales ``[T]``."""
+    def _task_factors(self):
+        """Task factors zero-padded to a common rank, scales folded into ``B``.
+
+        Returns:
+            ``A`` ``[T, r_max, d_in]`` and ``s_t B_t`` ``[T, d_out, r_max]``.
+        """
         r_max = max(self.task_ranks.values())
         a = [F.pad(self.lora_tasks_A[t], (0, 0, 0, r_max - self.task_ranks[t]))
              for t in self.tasks]
-        b = [F.pad(self.lora_tasks_B[t], (0, r_max - self.task_ranks[t])) for t in self.tasks]
-        scales = torch.tensor([self.task_scales[t] for t in self.tasks],
-                              dtype=self.lora_shared_A.dtype, device=self.lora_shared_A.device)
-        return torch.stack(a), torch.stack(b), scales
+        b = [F.pad(self.lora_tasks_B[t] * self.task_scales[t], (0, r_max - self.task_ranks[t]))
+             for t in self.tasks]
+        return torch.stack(a), torch.stack(b)
 
     def task_deltas(self, x_tasks: torch.Tensor) -> torch.Tensor:
         """``s_t * B_t A_t x_t`` for every task at once.
@@ -113,19 +120,71 @@ class MTLoRALinear(nn.Module):
         Returns:
             ``[T, m, d_out]``.
         """
-        a, b, scales = self._stacked_task_weights()
-        if x_tasks.dim() == 2:  # one input for every task: one matmul against all A_t
+        return torch.bmm(self._task_lows(x_tasks), self._task_factors()[1].transpose(1, 2))
+
+    def _task_lows(self, x_tasks: torch.Tensor) -> torch.Tensor:
+        """``A_t x_t`` ``[T, m, r_max]`` (one matmul against every ``A_t`` for a shared input)."""
+        a = self._task_factors()[0]
+        if x_tasks.dim() == 2:
             t, r, _ = a.shape
-            low = F.linear(x_tasks, a.reshape(t * r, -1)).view(-1, t, r).transpose(0, 1)
-        else:
-            low = torch.bmm(x_tasks, a.transpose(1, 2))
-        out = torch.bmm(low, b.transpose(1, 2))
-        return out * scales.to(out.dtype).view(-1, 1, 1)
+            return F.linear(x_tasks, a.reshape(t * r, -1)).view(-1, t, r).transpose(0, 1)
+        return torch.bmm(x_tasks, a.transpose(1, 2))
 
     def shared_forward(self, x: torch.Tensor) -> torch.Tensor:
         """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not)."""
-        return self.linear(x) + self.scale * F.linear(
-            F.linear(self.lora_dropout(x), self.lora_shared_A), self.lora_shared_B)
+        base = self.linear(x)
+        low = F.linear(self.lora_dropout(x), self.lora_shared_A)
+        out = torch.addmm(base.reshape(-1, base.shape[-1]), low.reshape(-1, self.rank),
+                          self.lora_shared_B.t(), alpha=self.scale)
+        return out.view(base.shape)
+
+    def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared and every task output, ``[1 + T, m, d_out]`` (``m`` rows per stream).
+
+        The frozen weight runs once, on the shared rows; each stream's low-rank update is then
+        added to it by one batched matmul that writes the stacked output directly.
+
+        Args:
+            x: the shared input ``[n, ..., d_in]`` (``task_input='shared'``) or the stacked
+                input ``[(1 + T) * n, ..., d_in]`` (``task_input='stacked'``).
+        """
+        streams, d_in = self.num_streams, x.shape[-1]
+        if self.task_input == 'stacked':
+            if x.shape[0] % streams:
+                raise ValueError(f'MTLoRALinear expects {streams} stacked streams, got a batch '
+                                 f'of {x.shape[0]}')
+            # split (not indexing): its backward concatenates the two gradients, where
+            # indexing would zero-fill and add two stream-sized buffers.
+            x_shared, x_tasks = x.reshape(streams, -1, d_in).split([1, streams - 1])
+            x_shared = x_shared.squeeze(0)
+        else:
+            x_shared = x.reshape(-1, d_in)
+        base = self.linear(x_shared)
+        dropped = self.lora_dropout(x_shared)
+        low_tasks = self._task_lows(x_tasks if self.task_input == 'stacked' else dropped)
+        if self.shared_lora_output or self.shared_mode == 'matrixv2':
+            low_shared = F.linear(dropped, self.lora_shared_A)
+            b_shared = self.lora_shared_B * self.scale
+        else:
+            low_shared = base.new_zeros(base.shape[0], self.rank)
+            b_shared = base.new_zeros(self.out_features, self.rank)
+        b_tasks = self._task_factors()[1]
+        r_s, r_t = self.rank, b_tasks.shape[-1]
+        if self.shared_mode == 'matrixv2':  # tasks: [A_s drop(x), A_t x_t] @ [s B_s, s_t B_t]
+            lows = torch.cat([F.pad(low_shared, (0, r_t)).unsqueeze(0),
+                              torch.cat([low_shared.expand(len(self.tasks), -1, -1),
+                                         low_tasks], dim=-1)])
+            bs = torch.cat([F.pad(b_shared, (0, r_t)).unsqueeze(0),
+                            torch.cat([b_shared.expand(len(self.tasks), -1, -1), b_tasks],
+                                      dim=-1)])
+        else:
+            r = max(r_s, r_t)
+            lows = torch.cat([F.pad(low_shared, (0, r - r_s)).unsqueeze(0),
+                              F.pad(low_tasks, (0, r - r_t))])
+            bs = torch.cat([F.pad(b_shared, (0, r - r_s)).unsqueeze(0),
+                            F.pad(b_tasks, (0, r - r_t))])
+        return torch.baddbmm(base.unsqueeze(0).expand(streams, -1, -1), lows,
+                             bs.transpose(1, 2))
 
     def forward_streams(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The shared output ``[n, ..., d_out]`` and the task outputs ``[T, n, ..., d_out]``.
@@ -134,32 +193,18 @@ class MTLoRALinear(nn.Module):
             x: the shared input ``[n, ...]`` (``task_input='shared'``) or the stacked input
                 ``[(1 + T) * n, ...]`` (``task_input='stacked'``).
         """
-        streams = self.num_streams
-        if self.task_input == 'stacked':
-            if x.shape[0] % streams:
-                raise ValueError(f'MTLoRALinear expects {streams} stacked streams, got a batch '
-                                 f'of {x.shape[0]}')
-            n = x.shape[0] // streams
-            x_shared, x_tasks = x[:n], x[n:].reshape(streams - 1, -1, x.shape[-1])
-        else:
-            x_shared, x_tasks = x, None
-        lead = x_shared.shape[:-1]
-        base = self.linear(x_shared)
-        dropped = self.lora_dropout(x_shared)
-        shared = base + self.scale * F.linear(F.linear(dropped, self.lora_shared_A),
-                                              self.lora_shared_B)
-        if x_tasks is None:
-            x_tasks = dropped.reshape(-1, x.shape[-1])
-        deltas = self.task_deltas(x_tasks).view(streams - 1, *lead, -1)
-        return shared, (shared if self.shared_mode == 'matrixv2' else base).unsqueeze(0) + deltas
+        lead = x.shape[:-1] if self.task_input == 'shared' else (
+            x.shape[0] // self.num_streams, *x.shape[1:-1])
+        out = self.forward_stacked(x)
+        return out[0].view(*lead, -1), out[1:].view(len(self.tasks), *lead, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Without task LoRA: :meth:`shared_forward`. With task LoRA: the stacked output
-        ``[(1 + T) * n, ..., d_out]`` (shared first) of :meth:`forward_streams`."""
+        ``[(1 + T) * n, ..., d_out]`` (shared first) of :meth:`forward_stacked`."""
         if not self.tasks:
             return self.shared_forward(x)
-        shared, tasks = self.forward_streams(x)
-        return torch.cat([shared, tasks.flatten(0, 1)], dim=0)
+        lead = x.shape[1:-1]
+        return self.forward_stacked(x).view(-1, *lead, self.out_features)
 
     def extra_repr(self) -> str:
         text = f'rank={self.rank}, scale={self.scale}'

@@ -160,6 +160,9 @@ class MTLoRA(BaseMethod):
                     MTLoRABlock.convert(block, tasks)
             if has_task_sites:
                 MTLoRAStage.convert(layer)
+                fc2 = layer.blocks[-1].mlp.fc2
+                if layer is backbone.layers[-1] and isinstance(fc2, MTLoRALinear) and fc2.tasks:
+                    fc2.shared_lora_output = False  # the last stage's shared output feeds nothing
             if self.downsampler_lora and layer.downsample is not None:
                 merge = layer.downsample
                 merge.reduction = MTLoRALinear(merge.reduction, rank, self.shared_scale,

@@ -112,8 +112,8 @@ class TADFormerBlock(SwinBlock):
         win_prompts = self.norm1(prompts).unsqueeze(1).expand(b, n_win, p, c).reshape(bw, p, c)
         out, logits = self._attend(windows, win_prompts, mask)
         proj = self.attn.proj
-        base, update, dropped = proj.parts(out)
-        y = self.attn.proj_drop(base + update)
+        base, shared, dropped = proj.parts(out)
+        y = self.attn.proj_drop(shared)
         attn_prompts = y[:, :p].reshape(b, n_win, p, c).mean(dim=1)
         tokens = windows_to_tokens(y[:, p:], hw, padded, self.window_size, self.shift_size)
         shortcut = x
@@ -154,10 +154,10 @@ class TADFormerBlock(SwinBlock):
         h_t = shortcut.unsqueeze(0) + self.drop_path(proj_t).view(t, b, length, c)
 
         fc1, fc2 = mlp.fc1, mlp.fc2
-        base1, update1, _ = fc1.parts(self.norm2(x))
-        hidden = mlp.drop(mlp.act(base1 + update1))
-        base2, update2, _ = fc2.parts(hidden)
-        x = x + self.drop_path(mlp.drop(base2 + update2))
+        base1, shared1, _ = fc1.parts(self.norm2(x))
+        hidden = mlp.drop(mlp.act(shared1))
+        base2, shared2, _ = fc2.parts(hidden)
+        x = x + self.drop_path(mlp.drop(shared2))
         hid_t = mlp.drop(mlp.act(fc1.task_forward(self.norm2(h_t), base1, hw)))
         out_t = mlp.drop(fc2.task_forward(hid_t, base2, hw))
         y_t = h_t + self.drop_path(out_t.reshape(t * b, length, c)).view(t, b, length, c)

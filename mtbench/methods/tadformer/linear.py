@@ -55,15 +55,18 @@ class TADLinear(nn.Module):
         return self.linear.out_features
 
     def parts(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(W x + b, s B A drop(x), drop(x))``: frozen output, shared update, dropped input."""
+        """``(W x + b, W x + b + s B A drop(x), drop(x))``: the frozen output, the shared
+        output and the dropped input."""
         dropped = self.lora_dropout(x)
-        update = F.linear(F.linear(dropped, self.tad_lora_A), self.tad_lora_B) * self.scale
-        return self.linear(x), update, dropped
+        base = self.linear(x)
+        low = F.linear(dropped, self.tad_lora_A)
+        out = torch.addmm(base.reshape(-1, base.shape[-1]), low.reshape(-1, self.rank),
+                          self.tad_lora_B.t(), alpha=self.scale)
+        return base, out.view(base.shape), dropped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The shared output ``W x + b + s B A drop(x)``."""
-        base, update, _ = self.parts(x)
-        return base + update
+        return self.parts(x)[1]
 
     def task_forward(self, z: torch.Tensor, base: torch.Tensor, grid: Tuple[int, int]
                      ) -> torch.Tensor:
@@ -80,8 +83,12 @@ class TADLinear(nn.Module):
         t, s, n, _ = z.shape
         h, w = grid
         u = F.linear(z, self.tad_lora_A).view(t, s, h, w, self.rank).permute(0, 1, 4, 2, 3)
-        v = self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s, n, self.rank)
-        return base + F.linear(v, self.tad_lora_B) * self.scale
+        v = self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s * n, self.rank)
+        d_out = base.shape[-1]
+        out = torch.baddbmm(base.reshape(1, s * n, d_out).expand(t, -1, -1), v,
+                            self.tad_lora_B.t().unsqueeze(0).expand(t, -1, -1),
+                            alpha=self.scale)
+        return out.view(t, s, n, d_out)
 
     def extra_repr(self) -> str:
         return (f'in_features={self.in_features}, out_features={self.out_features}, '
