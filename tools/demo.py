@@ -4,7 +4,8 @@ Runs, on a CPU in minutes:
 1. generate the synthetic benchmark (PASCAL_MT layout) and the upstream scenes, if missing;
 2. pre-train the tiny Swin on the upstream scenes (cached);
 3. fine-tune multi-task full FT and decoder-only with `tools/train.py configs/synthetic/...`;
-4. test each with `tools/test.py`, which writes `work_dirs/demo/<config>/result.json`;
+4. test each final model (`tools/train.py --test`, the same as `tools/test.py` on the last
+   checkpoint), which writes `work_dirs/demo/<config>/result.json`;
 5. print a short table of the records.
 """
 import argparse
@@ -57,11 +58,7 @@ def main():
         stem = osp.splitext(osp.basename(config))[0]
         work_dir = osp.join(args.work_dir, stem)
         extra = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
-        run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, *extra])
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            checkpoint = f.read().strip()
-        run([sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', work_dir,
-             *extra])
+        run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--test', *extra])
         with open(osp.join(work_dir, 'result.json')) as f:
             records.append(json.load(f))
     print('\n' + summary(records))

@@ -1,17 +1,18 @@
 # The full synthetic suite: every registered method, including the single-task baselines that
-# form the synthetic single-task reference, on the pre-trained nano Swin, two seeds.
+# form the synthetic single-task reference, on the pre-trained nano Swin, two seeds. Pre-trained
+# and random-init full FT come first: their gap is the benchmark's transfer check.
 suite = dict(
     name='synthetic',
     prepare='synthetic',
     seeds=[0, 1],
     work_root='work_dirs/suites/synthetic',
     configs=[
+        'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/full-ft-scratch_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/single-task-semseg_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/single-task-human-parts_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/single-task-saliency_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/single-task-normals_swin-nano_synthetic-pascal-64.py',
-        'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
-        'configs/synthetic/full-ft-scratch_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/bitfit_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/lora-r4_swin-nano_synthetic-pascal-64.py',

@@ -4,7 +4,7 @@
 # this config and keeps the backbone weights as the "pretrained" checkpoint of the synthetic
 # benchmark, playing the role ImageNet weights play for the real protocol.
 _base_ = [
-    '../_base_/schedules/synthetic_500it.py',
+    '../_base_/schedules/synthetic_250it.py',
     '../_base_/default_runtime.py',
 ]
 tasks = ['semseg', 'depth', 'normals', 'edge']
@@ -24,7 +24,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='NYUDv2MT', data_root='data/synthetic/upstream-nyud-64', split='train',
-                 tasks=tasks,
+                 tasks=tasks, cache_samples=True,
                  pipeline=[dict(type='MultiTaskRandomFlip', prob=0.5),
                            dict(type='PackMultiTaskInputs')]))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=800, val_interval=100000)

@@ -126,6 +126,9 @@ class MultiTaskDataset(BaseDataset):
             the reference loaders do; ``False`` restricts both to ``tasks``.
         strict_size: raise when a target's size differs from the image's; ``False`` resizes the
             target to the image size instead (nearest, cubic for normals) as the reference does.
+        cache_samples: keep every decoded sample (image and targets, before the pipeline) in
+            memory after its first read, so later epochs skip file decoding. Meant for small
+            sets (the synthetic benchmark); with persistent workers each worker keeps its own.
         test_mode, lazy_init, serialize_data, indices, max_refetch: as in mmengine's
             ``BaseDataset``.
     """
@@ -140,6 +143,7 @@ class MultiTaskDataset(BaseDataset):
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  require_all_tasks: bool = True,
                  strict_size: bool = True,
+                 cache_samples: bool = False,
                  test_mode: bool = False,
                  lazy_init: bool = False,
                  serialize_data: bool = True,
@@ -158,6 +162,8 @@ class MultiTaskDataset(BaseDataset):
         self.tasks = tasks
         self.require_all_tasks = require_all_tasks
         self.strict_size = strict_size
+        self.cache_samples = cache_samples
+        self._sample_cache: Dict[int, dict] = {}
         built = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         metainfo = dict(dataset_name=self.DATASET_NAME, split=split, tasks=list(tasks),
                         classes=list(self.CLASSES.get('semseg', ())),
@@ -273,8 +279,15 @@ class MultiTaskDataset(BaseDataset):
                     sample_idx=info.get('sample_idx'))
 
     def prepare_data(self, idx: int):
-        """Load sample ``idx`` and run the pipeline on it."""
-        return self.pipeline(self.load_sample(self.get_data_info(idx)))
+        """Load sample ``idx`` (from the cache with ``cache_samples``) and run the pipeline."""
+        if not self.cache_samples:
+            return self.pipeline(self.load_sample(self.get_data_info(idx)))
+        if idx not in self._sample_cache:
+            self._sample_cache[idx] = self.load_sample(self.get_data_info(idx))
+        cached = self._sample_cache[idx]
+        sample = dict(cached, img=cached['img'].copy(),
+                      gt={t: a.copy() for t, a in cached['gt'].items()})
+        return self.pipeline(sample)
 
 
 def _resize_to(arr: np.ndarray, shape: Tuple[int, int], kind: str) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Δm: mean relative gain over single-task references, and the reference tables.
 
 Δm = 100 / T · Σ_t s_t · (M_t − M_ST,t) / M_ST,t, with s_t = +1 when the task's metric is
-higher-is-better and −1 otherwise (``mtbench.tasks.TASKS``). Reference tables are JSON files in
+higher-is-better and −1 otherwise (``mtbench.tasks.TASKS``); the formula itself is
+:func:`mtbench.leaderboard.delta_m.mean_relative_gain` (light: it imports only
+``mtbench.tasks``), which :func:`delta_m` calls after reading and checking the metrics. Reference
+tables are JSON files in
 ``leaderboard/baselines/`` (``{"name", "source", "dataset", "metrics": {task: {key: value}}}``,
 values in mtbench's units: percent, degrees, metres).
 """
@@ -9,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Union
 
+from mtbench.leaderboard.delta_m import mean_relative_gain
 from mtbench.tasks import TASKS
 
 from .base import lower_is_better_keys
@@ -105,10 +109,8 @@ def delta_m(results: Mapping, reference: Union[str, Path, Mapping],
         ref_name = repr(table.get('name', 'reference'))
     if tasks is None:
         tasks = [t for t in TASKS if t in res]
-    if not tasks:
-        raise ValueError('delta_m needs at least one task')
     primary = dict(primary or {})
-    total = 0.0
+    terms = []
     for task in tasks:
         if task not in TASKS:
             raise ValueError(f'Unknown task {task!r}; known tasks: {", ".join(TASKS)}')
@@ -122,6 +124,5 @@ def delta_m(results: Mapping, reference: Union[str, Path, Mapping],
             raise ValueError(f'Results have no {task}/{key} value for task {task!r}')
         if ref_value == 0:
             raise ValueError(f'Reference {ref_name} has {task}/{key} = 0; Δm is undefined')
-        sign = 1.0 if _higher_is_better(task, key) else -1.0
-        total += sign * (float(value) - float(ref_value)) / float(ref_value)
-    return 100.0 * total / len(tasks)
+        terms.append((float(value), float(ref_value), _higher_is_better(task, key)))
+    return mean_relative_gain(terms)  # raises 'delta_m needs at least one task' on no task

@@ -13,7 +13,33 @@ from collections.abc import Iterable, Mapping
 
 from mtbench.tasks import TASKS
 
-__all__ = ['delta_m', 'directions', 'primary_reference']
+__all__ = ['delta_m', 'directions', 'mean_relative_gain', 'primary_reference']
+
+
+def mean_relative_gain(terms: Iterable[tuple]) -> float:
+    """The Δm formula itself: 100 / T · Σ_t s_t · (M_t − M_ST,t) / M_ST,t, in percent.
+
+    The one definition of Δm in mtbench: :func:`delta_m` here and
+    :func:`mtbench.evaluation.delta_m.delta_m` validate their inputs, then call this.
+
+    Args:
+        terms: one ``(M_t, M_ST,t, higher_is_better)`` triple per task (values as given: no
+            conversion, no check for finite or non-zero references; the callers do that).
+
+    Returns:
+        Δm in percent.
+
+    Raises:
+        ValueError: ``terms`` is empty.
+    """
+    terms = list(terms)
+    if not terms:
+        raise ValueError('delta_m needs at least one task')
+    total = 0.0
+    for value, ref, higher_is_better in terms:
+        sign = 1.0 if higher_is_better else -1.0
+        total += sign * (value - ref) / ref
+    return 100.0 * total / len(terms)
 
 
 def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float],
@@ -33,9 +59,7 @@ def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float],
             ``higher_is_better`` (the message names it), a value is not finite, or a reference
             value is zero.
     """
-    if not metrics:
-        raise ValueError('delta_m needs at least one task')
-    total = 0.0
+    terms = []
     for task, value in metrics.items():
         if task not in reference:
             raise ValueError(f'reference has no value for task {task!r}')
@@ -46,9 +70,8 @@ def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float],
             raise ValueError(f'non-finite value for task {task!r}: {value!r} vs {ref!r}')
         if ref == 0:
             raise ValueError(f'reference value for task {task!r} is zero')
-        sign = 1.0 if higher_is_better[task] else -1.0
-        total += sign * (value - ref) / ref
-    return 100.0 * total / len(metrics)
+        terms.append((value, ref, higher_is_better[task]))
+    return mean_relative_gain(terms)  # raises on an empty ``metrics``
 
 
 def directions(tasks: Iterable[str]) -> dict:

@@ -348,3 +348,21 @@ def test_synthetic_loaders(synthetic_pascal, synthetic_nyud):
     nyud = NYUDv2MT(synthetic_nyud, split='train')
     assert nyud.metainfo['variant'] in ('jpg-npy', 'png-npy')
     assert nyud[0]['gt']['depth'].dtype == np.float32
+
+
+def test_cache_samples_reads_each_file_once_and_stays_unmutated(pascal_root, monkeypatch):
+    flip = [dict(type='MultiTaskRandomFlip', prob=1.0)]
+    plain = PascalContextMT(pascal_root, split='train', pipeline=flip)
+    cached = PascalContextMT(pascal_root, split='train', pipeline=flip, cache_samples=True)
+    reads = []
+    original = PascalContextMT.load_sample
+    monkeypatch.setattr(PascalContextMT, 'load_sample',
+                        lambda self, info: reads.append(info['img_id']) or original(self, info))
+    for _ in range(3):  # flips every time: a cache mutated by the pipeline would alternate
+        for i in range(len(cached)):
+            a, b = plain[i], cached[i]
+            np.testing.assert_array_equal(a['img'], b['img'])
+            assert a['gt'].keys() == b['gt'].keys()
+            for task in a['gt']:
+                np.testing.assert_array_equal(a['gt'][task], b['gt'][task])
+    assert len(reads) == 3 * len(plain) + len(cached)  # the cached set read each file once

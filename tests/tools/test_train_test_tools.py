@@ -63,6 +63,14 @@ def test_train_then_test_writes_a_record(synthetic_pascal, tmp_path):
     assert validate_record(record) == []
     assert record['params']['trainable'] == 2_504_606  # nano Swin + 4 decoders, closed form
 
+    # train.py --test: the same training, tested in the same process, gives the same record.
+    again = str(tmp_path / 'train-and-test')
+    _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', again, '--test',
+          '--cfg-options', *_options(synthetic_pascal, 4)])
+    with open(osp.join(again, 'result.json')) as f:
+        same = json.load(f)
+    assert same['metrics'] == record['metrics'] and same['params'] == record['params']
+
 
 def _init_checkpoint(path):
     """Save one set of initial weights so both runs start from identical parameters."""

@@ -15,7 +15,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', tasks=tasks,
-                 pipeline=train_pipeline))
+                 cache_samples=True, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=50, num_workers=1, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
