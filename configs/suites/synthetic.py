@@ -23,5 +23,10 @@ suite = dict(
         'configs/synthetic/tadformer-r4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/progressive_swin-nano_synthetic-pascal-64.py',
     ],
-    leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic'),
+    # exclusive: the results dir holds this suite's current records only (stale ones removed).
+    leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',
+                     exclusive=True),
+    # Efficiency figures (FLOPs, train img/s, peak memory, latency) of every config, measured
+    # on the machine that runs the suite, at the benchmark's batch and input size.
+    benchmark=dict(batch_size=32, size=[64, 64], steps=10, warmup=3),
 )

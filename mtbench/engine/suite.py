@@ -9,8 +9,14 @@ A suite is an mmengine config file with a ``suite`` dict::
         work_root='work_dirs/suites/synthetic',
         prepare='synthetic',            # or None: generate data / pre-train before running
         cfg_options=[],                 # applied to every entry
-        leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic'),
+        leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',
+                         exclusive=True),   # optional: the results dir holds this suite only
+        benchmark=dict(batch_size=32, size=[64, 64], steps=10, warmup=3),  # optional
     )
+
+With ``benchmark``, a local run then measures every config's efficiency figures
+(``tools/analysis/benchmark.py``, on this machine) into the records before the leaderboard is
+rebuilt; with slurm it is skipped (measure on a compute node with that tool instead).
 
 Entries whose ``result.json`` was produced by the same config text, overrides and seed are
 skipped; a failing entry is reported and the suite goes on.
@@ -141,6 +147,30 @@ def _run_test(entry: SuiteEntry, test: List[str], run_env: dict, log) -> None:
                        env=run_env)
 
 
+def _benchmark(suite: dict, bench: dict, entries: List[SuiteEntry], log) -> None:
+    """Measure the efficiency figures of every config with records, into those records."""
+    configs = list(dict.fromkeys(e.config for e in entries
+                                 if osp.exists(osp.join(e.work_dir, 'result.json'))))
+    if not configs:
+        return
+    cmd = [sys.executable, 'tools/analysis/benchmark.py', *configs,
+           '--records-root', suite['work_root'],
+           '--out', osp.join(suite['work_root'], 'benchmark'),
+           '--batch-size', str(bench.get('batch_size', 2)),
+           '--size', *map(str, bench.get('size', (448, 448))),
+           '--steps', str(bench.get('steps', 10)), '--warmup', str(bench.get('warmup', 3)),
+           '--rounds', str(bench.get('rounds', 1))]
+    if suite.get('cfg_options'):
+        cmd += ['--cfg-options', *suite['cfg_options']]
+    log(f'  $ {shlex.join(cmd)}')
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=REPO, check=False)
+    if proc.returncode:
+        log(f'suite benchmark FAILED (exit {proc.returncode}); records keep no efficiency figures')
+    else:
+        log(f'suite benchmark done in {time.time() - t0:.0f} s')
+
+
 def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
               dry_run: bool = False, rebuild: bool = True, log=print, parallel: int = 1) -> dict:
     """Run every entry of the suite at ``path`` and rebuild its leaderboard.
@@ -194,11 +224,24 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
             else:
                 summary['failed'].append((work_dir, reason))
     summary['wall_time_s'] = time.time() - start
+    bench = suite.get('benchmark')
+    if bench and not dry_run:
+        if launcher == 'local':
+            _benchmark(suite, bench, entries, log)
+        else:
+            log('suite benchmark skipped with the slurm launcher: run tools/analysis/benchmark.py '
+                f"--records-root {suite['work_root']} on a compute node")
     board = suite.get('leaderboard')
     if rebuild and board and not dry_run:
         work_dirs = [e.work_dir for e in entries if osp.exists(osp.join(e.work_dir,
                                                                          'result.json'))]
         py = sys.executable
+        if board.get('exclusive') and osp.isdir(osp.join(REPO, board['results'])):
+            # The results dir is this suite's alone: drop records of earlier runs (another
+            # schedule, dataset version...) so the tables show what this suite produced.
+            import shutil
+            log(f"  replacing {board['results']} with this suite's records")
+            shutil.rmtree(osp.join(REPO, board['results']))
         if work_dirs:
             subprocess.run([py, 'tools/leaderboard.py', 'collect', *work_dirs, '--out',
                             board['results']], cwd=REPO, check=False)

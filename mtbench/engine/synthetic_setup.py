@@ -13,7 +13,8 @@ from typing import Optional
 import torch
 
 __all__ = ['SYNTHETIC_DATA', 'ensure_synthetic_data', 'ensure_pretrained_backbone',
-           'extract_backbone_state', 'PRETRAINED_PATH', 'PRETRAIN_CONFIG']
+           'extract_backbone_state', 'pretrain_settings', 'PRETRAINED_PATH',
+           'PRETRAIN_CONFIG']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC_DATA = {
@@ -40,7 +41,8 @@ def _stamp_ok(path: str, settings: dict) -> bool:
     if not osp.exists(path):
         return False
     with open(path) as f:
-        return json.load(f) == settings
+        # Compare as JSON (tuples in ``settings`` come back from the stamp as lists).
+        return json.load(f) == json.loads(json.dumps(settings))
 
 
 def _write_stamp(path: str, settings: dict) -> None:
@@ -78,14 +80,19 @@ def extract_backbone_state(checkpoint_path: str) -> dict:
     return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
 
 
+def pretrain_settings() -> dict:
+    """What the pre-trained backbone depends on: the resolved recipe, the data, the generator."""
+    from mmengine.config import Config
+    recipe = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG)).pretty_text  # with its _base_
+    return dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'],
+                generator=_generator_fingerprint())
+
+
 def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional[str] = None,
                                extra_args=()) -> str:
     """Pre-train the tiny Swin on the upstream scenes (cached) and save its backbone weights."""
     ensure_synthetic_data('upstream-nyud-64')
-    from mmengine.config import Config
-    recipe = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG)).pretty_text  # with its _base_
-    settings = dict(config=recipe, data=SYNTHETIC_DATA['upstream-nyud-64'],
-                    generator=_generator_fingerprint())
+    settings = pretrain_settings()
     stamp = out_path + '.json'
     if osp.exists(out_path) and _stamp_ok(stamp, settings):
         print(f'[pretrain] reusing {out_path}')

@@ -1,4 +1,5 @@
 """tools/run_suite.py: runs entries, survives a failing one, skips up-to-date ones, builds."""
+import json
 import os.path as osp
 
 from mtbench.engine.suite import plan_suite, run_suite
@@ -28,6 +29,7 @@ def _suite_file(tmp_path, data_root):
         "             'configs/synthetic/bitfit_swin-nano_synthetic-pascal-64.py'],\n"
         f'    cfg_options={options!r},\n'
         f"    leaderboard=dict(results='{tmp_path / 'results'}', out='{tmp_path / 'board'}'),\n"
+        '    benchmark=dict(batch_size=2, size=[64, 64], steps=1, warmup=0),\n'
         ')\n')
     return str(path)
 
@@ -53,6 +55,9 @@ def test_suite_runs_skips_and_survives_failures(synthetic_pascal, tmp_path, monk
     assert len(summary['ran']) == 1 and len(summary['failed']) == 1
     assert 'bitfit' in summary['failed'][0][0]
     assert osp.exists(osp.join(entries[0].work_dir, 'result.json'))
+    with open(osp.join(entries[0].work_dir, 'result.json')) as f:
+        efficiency = json.load(f)['efficiency']  # the suite's benchmark step filled it in
+    assert efficiency['batch_size'] == 2 and efficiency['train_throughput'] > 0
     assert osp.exists(tmp_path / 'board' / 'README.md')
     monkeypatch.setattr(suite_mod, '_train_test_commands', original)
     summary = run_suite(path, log=logs.append, dry_run=True)

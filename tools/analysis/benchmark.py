@@ -62,6 +62,9 @@ def main():
     parser.add_argument('--update-records', nargs='*', default=None, metavar='WORK_DIR',
                         help='work dirs (one per config, same order) whose result.json gets an '
                              '"efficiency" entry')
+    parser.add_argument('--records-root', default=None, metavar='DIR',
+                        help='a suite work root: every DIR/<config stem>/*/result.json (one per '
+                             'seed) gets an "efficiency" entry')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     parser.add_argument('--_child', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -96,18 +99,37 @@ def main():
               f'{s["train_throughput"]:7.2f} {s["peak_memory_mb"]:9.0f} '
               f'{s["peak_memory_mb"] / base["peak_memory_mb"]:8.2f} '
               f'{s["inference_latency_ms"]:8.1f}')
+    targets = []
     if args.update_records is not None:
-        from mtbench.engine.hooks.result_record_hook import write_json_atomic
-        for config, work_dir in zip(args.configs, args.update_records):
-            path = osp.join(work_dir, 'result.json')
-            with open(path) as f:
-                record = json.load(f)
-            s = results[config]
-            record['efficiency'] = {k: s[k] for k in (
-                'flops_per_image', 'train_throughput', 'peak_memory_mb', 'inference_latency_ms',
-                'hardware', 'batch_size', 'input_size', 'peak_memory_kind')}
-            write_json_atomic(path, record)
-            print(f'updated {path}')
+        if len(args.update_records) != len(args.configs):
+            sys.exit(f'error: --update-records got {len(args.update_records)} work dirs for '
+                     f'{len(args.configs)} configs; give one per config, in the same order')
+        targets += [(c, osp.join(w, 'result.json')) for c, w in zip(args.configs,
+                                                                      args.update_records)]
+    if args.records_root is not None:
+        import glob
+        for config in args.configs:
+            stem = osp.splitext(osp.basename(config))[0]
+            found = sorted(glob.glob(osp.join(args.records_root, stem, '*', 'result.json')))
+            if not found:
+                print(f'warning: no {args.records_root}/{stem}/*/result.json to update')
+            targets += [(config, path) for path in found]
+    for config, path in targets:
+        update_record(path, results[config])
+        print(f'updated {path}')
+
+
+def update_record(path: str, figures: dict) -> None:
+    """Write the benchmark ``figures`` into the ``efficiency`` field of the record at ``path``."""
+    from mtbench.engine.hooks.result_record_hook import write_json_atomic
+    if not osp.isfile(path):
+        sys.exit(f'error: no result record {path} to add efficiency figures to')
+    with open(path) as f:
+        record = json.load(f)
+    record['efficiency'] = {k: figures[k] for k in (
+        'flops_per_image', 'train_throughput', 'peak_memory_mb', 'inference_latency_ms',
+        'hardware', 'batch_size', 'input_size', 'peak_memory_kind')}
+    write_json_atomic(path, record)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,67 @@
+"""tools/analysis/benchmark.py: figures into records; FLOP counting for every kind of method."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mtbench_fixtures import tiny_model_cfg
+
+from mtbench.engine.efficiency import count_forward_flops
+from mtbench.registry import MODELS, build_or_explain
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = 'configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py'
+
+
+@pytest.mark.parametrize('method', [dict(type='FullFineTuning'),
+                                    dict(type='TADFormer', rank=2),
+                                    dict(type='VPT', num_prompts=2, deep=True)])
+def test_forward_flops_count_with_parameters_used_directly(method):
+    model = build_or_explain(MODELS, tiny_model_cfg(method=method))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    flops = count_forward_flops(model, torch.zeros(1, 3, 64, 64))
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == trainable  # restored
+    # Linear layers alone: 2 * tokens * d_in * d_out for qkv/proj/fc1/fc2 of every block.
+    bb = model.backbone
+    linear = 0
+    for i, depth in enumerate(bb.depths):
+        tokens = (64 // 4 // 2 ** i) ** 2
+        c = bb.stage_channels[i]
+        linear += depth * 2 * tokens * (3 * c * c + c * c + 8 * c * c)
+    assert linear < flops < 3 * linear
+
+
+def test_benchmark_writes_figures_into_suite_records(tmp_path):
+    root = tmp_path / 'runs'
+    stem = osp.splitext(osp.basename(CONFIG))[0]
+    for seed in (0, 1):
+        (root / stem / f'seed{seed}').mkdir(parents=True)
+        (root / stem / f'seed{seed}' / 'result.json').write_text(json.dumps({'seed': seed}))
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', CONFIG, '--batch-size', '2', '--size',
+         '64', '64', '--steps', '2', '--warmup', '1', '--out', str(tmp_path / 'out'),
+         '--records-root', str(root), '--cfg-options', 'model.pretrained=None'],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for seed in (0, 1):
+        record = json.loads((root / stem / f'seed{seed}' / 'result.json').read_text())
+        assert record['seed'] == seed  # the rest of the record is kept
+        eff = record['efficiency']
+        assert eff['batch_size'] == 2 and eff['input_size'] == [64, 64]
+        assert eff['flops_per_image'] > 0 and eff['train_throughput'] > 0
+        assert eff['peak_memory_mb'] > 0 and eff['inference_latency_ms'] > 0
+        assert eff['hardware'].startswith('cpu:') and eff['peak_memory_kind'] == 'cpu_peak_rss'
+    figures = json.loads((tmp_path / 'out' / f'{stem}.json').read_text())
+    assert figures['flops_per_image'] == eff['flops_per_image']
+
+
+def test_update_records_count_mismatch_is_a_clear_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', CONFIG, '--steps', '1', '--warmup', '0',
+         '--size', '64', '64', '--out', str(tmp_path), '--update-records', 'a', 'b',
+         '--cfg-options', 'model.pretrained=None'],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert 'got 2 work dirs for 1 configs' in proc.stderr
