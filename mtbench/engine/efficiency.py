@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
 
-__all__ = ['hardware_string', 'count_forward_flops', 'measure']
+__all__ = ['hardware_string', 'count_forward_flops', 'count_train_flops', 'measure']
 
 
 def hardware_string() -> str:
@@ -62,6 +62,20 @@ def count_forward_flops(model, inputs: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
+def count_train_flops(model, data: dict) -> int:
+    """FLOPs of one training forward + backward on the preprocessed batch ``data``, per batch.
+
+    Backward FLOPs are what autograd runs: frozen weights need no weight gradients, so a PEFT
+    method's count is below full fine-tuning's although its forward may cost more.
+    """
+    model.train()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        sum(model(**data, mode='loss').values()).backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
 def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps: int = 10,
             warmup: int = 3, device: Optional[str] = None, lr: float = 1e-4) -> Dict:
     """Measure one model: FLOPs/image, train step (median), peak memory, inference latency."""
@@ -73,6 +87,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
                              'gt': {t: v.to(device) for t, v in
                                     data['data_samples']['gt'].items()}}}
     flops = count_forward_flops(model, data['inputs'][:1])
+    train_flops = count_train_flops(model, data) / batch_size
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr)
     model.train()
@@ -114,6 +129,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         model.method.unmerge(model)
     return {
         'flops_per_image': flops,
+        'train_flops_per_image': train_flops,
         'train_step_s': step,
         'train_step_s_all': times,
         'train_throughput': batch_size / step,

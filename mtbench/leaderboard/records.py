@@ -27,8 +27,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 # Optional ``efficiency`` object: numeric fields (or null) and the hardware they were measured on.
-EFFICIENCY_FIELDS = ('flops_per_image', 'train_throughput', 'peak_memory_mb',
-                     'inference_latency_ms')
+EFFICIENCY_FIELDS = ('flops_per_image', 'train_flops_per_image', 'train_throughput',
+                     'peak_memory_mb', 'inference_latency_ms')
 _PARAM_FIELDS = ('total', 'trainable', 'backbone_added', 'backbone_original', 'decoders',
                  'shared')
 # key: (allowed types, nullable). Every key listed must be present.

@@ -104,8 +104,9 @@ def _efficiency_caption(section: Section) -> tuple[str, bool]:
 
 def _efficiency_cells(row: Row) -> list[str]:
     eff = row.efficiency
-    flops = eff['flops_per_image']
-    return [DASH if flops is None else f'{flops.mean / 1e9:.2f}',
+    gflops = [DASH if eff[k] is None else f'{eff[k].mean / 1e9:.2f}'
+              for k in ('flops_per_image', 'train_flops_per_image')]
+    return [*gflops,
             fmt_num(eff['train_throughput'].mean if eff['train_throughput'] else None, 1),
             fmt_num(eff['peak_memory_mb'].mean if eff['peak_memory_mb'] else None, 0),
             fmt_num(eff['inference_latency_ms'].mean if eff['inference_latency_ms'] else None, 2)]
@@ -119,7 +120,8 @@ def _param_cells(row: Row) -> list[str]:
 
 _PARAM_HEADERS = ['trainable params', 'backbone added', 'backbone original', 'decoders',
                   'total params']
-_EFF_HEADERS = ['train GFLOPs/img', 'train img/s', 'peak mem (MB)', 'latency (ms)']
+_EFF_HEADERS = ['fwd GFLOPs/img', 'train GFLOPs/img', 'train img/s', 'peak mem (MB)',
+                'latency (ms)']
 
 
 def section_markdown(section: Section, title: str, plots: Sequence[tuple] = ()) -> str:

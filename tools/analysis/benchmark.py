@@ -90,11 +90,12 @@ def main():
             json.dump(summary, f, indent=2, sort_keys=True)
     base = results[args.configs[0]]
     print(f'\nhardware: {base["hardware"]}, batch {args.batch_size}, input {args.size}')
-    header = (f'{"config":58s} {"GFLOPs/img":>10s} {"step s":>8s} {"x first":>8s} '
+    header = (f'{"config":58s} {"GFLOPs/img":>10s} {"train GF":>8s} {"step s":>8s} {"x first":>8s} '
               f'{"img/s":>7s} {"peak MiB":>9s} {"x first":>8s} {"lat ms":>8s}')
     print(header)
     for config, s in results.items():
         print(f'{osp.basename(config)[:58]:58s} {s["flops_per_image"] / 1e9:10.2f} '
+              f'{s["train_flops_per_image"] / 1e9:8.2f} '
               f'{s["train_step_s"]:8.3f} {s["train_step_s"] / base["train_step_s"]:8.2f} '
               f'{s["train_throughput"]:7.2f} {s["peak_memory_mb"]:9.0f} '
               f'{s["peak_memory_mb"] / base["peak_memory_mb"]:8.2f} '
@@ -127,8 +128,8 @@ def update_record(path: str, figures: dict) -> None:
     with open(path) as f:
         record = json.load(f)
     record['efficiency'] = {k: figures[k] for k in (
-        'flops_per_image', 'train_throughput', 'peak_memory_mb', 'inference_latency_ms',
-        'hardware', 'batch_size', 'input_size', 'peak_memory_kind')}
+        'flops_per_image', 'train_flops_per_image', 'train_throughput', 'peak_memory_mb',
+        'inference_latency_ms', 'hardware', 'batch_size', 'input_size', 'peak_memory_kind')}
     write_json_atomic(path, record)
 
 
