@@ -84,4 +84,30 @@ def build_or_explain(registry: Registry, cfg: dict, **kwargs):
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ''
         raise KeyError(f"Unknown {registry.name} type {type_name!r}.{hint} "
                        f"Registered {registry.name} types: {', '.join(names)}")
+    if isinstance(type_name, str):
+        _check_arguments(registry, type_name,
+                         [k for k in (*cfg, *kwargs) if k != 'type' and not k.startswith('_')])
     return registry.build(cfg, default_args=kwargs or None)
+
+
+def _check_arguments(registry: Registry, type_name: str, keys) -> None:
+    """Raise a clear error for config keys that the registered class does not accept."""
+    import inspect
+    obj = registry.get(type_name)
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items()
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              inspect.Parameter.KEYWORD_ONLY)]
+    unknown = [k for k in keys if k not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hints.append(f'{key!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+        raise TypeError(f"{registry.name} type {type_name!r} got unknown argument(s) "
+                        f"{', '.join(hints)}; it accepts: {', '.join(accepted) or 'none'}")

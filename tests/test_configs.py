@@ -85,3 +85,12 @@ def test_train_cli_reports_bad_config(tmp_path):
     assert out.returncode != 0
     assert "Did you mean 'train_cfg'" in out.stderr
     assert 'Traceback' not in out.stderr
+
+
+def test_unknown_constructor_argument_is_named():
+    from mtbench.registry import METHODS, build_or_explain
+    with pytest.raises(TypeError, match=r"'MTLoRA' got unknown argument\(s\) 'rnak' "
+                                        r"\(did you mean 'rank'\?\)"):
+        build_or_explain(METHODS, dict(type='MTLoRA', rnak=4))
+    with pytest.raises(TypeError, match="'FullFineTuning' got unknown argument.*accepts: none"):
+        build_or_explain(METHODS, dict(type='FullFineTuning', dropout=0.1))

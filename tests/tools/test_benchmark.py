@@ -8,7 +8,7 @@ import pytest
 import torch
 from mtbench_fixtures import tiny_model_cfg
 
-from mtbench.engine.efficiency import count_forward_flops
+from mtbench.engine.efficiency import count_forward_flops, count_train_flops
 from mtbench.registry import MODELS, build_or_explain
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -31,6 +31,26 @@ def test_forward_flops_count_with_parameters_used_directly(method):
         c = bb.stage_channels[i]
         linear += depth * 2 * tokens * (3 * c * c + c * c + 8 * c * c)
     assert linear < flops < 3 * linear
+
+
+@pytest.mark.parametrize('groups', [1, 8])
+def test_train_flops_count_grouped_convolutions_once_per_gradient(groups):
+    # torch's own conv-backward formula counts a grouped conv's backward ``groups`` times over.
+    class Conv(torch.nn.Module):
+        tasks = ()
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(8, 8, 3, padding=1, groups=groups, bias=False)
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            return {'loss': self.conv(inputs).sum()}
+
+    model = Conv()
+    x = torch.randn(2, 8, 16, 16)
+    forward = 2 * 2 * 8 * (8 // groups) * 9 * 16 * 16  # 2 * batch * C_out * C_in/g * k^2 * HW
+    # Input needs no gradient: backward computes the weight gradient only.
+    assert count_train_flops(model, dict(inputs=x)) == 2 * forward
 
 
 def test_benchmark_writes_figures_into_suite_records(tmp_path):
