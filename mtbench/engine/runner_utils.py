@@ -42,12 +42,15 @@ def load_config(path: str, cfg_options: Sequence[str] = (), work_dir: Optional[s
 
 
 def build_runner(cfg: Config):
-    """Build an mmengine Runner (or a custom ``runner_type``) with mtbench's safe loading."""
+    """Build an mmengine Runner (or a custom ``runner_type``) with mtbench's safe loading
+    (and glibc heap settings for fast CPU tensors, :mod:`mtbench.engine.cpu_memory`)."""
     import mtbench.engine  # noqa: F401  (safe checkpoint loader, hooks)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from mtbench.engine.cpu_ddp import prepare_cpu_distributed
+    from mtbench.engine.cpu_memory import tune_malloc
+    tune_malloc()
     prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

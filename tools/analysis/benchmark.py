@@ -24,7 +24,9 @@ sys.path.insert(0, REPO)
 def _measure_one(args) -> None:
     import torch
 
+    from mtbench.engine.cpu_memory import tune_malloc
     from mtbench.engine.efficiency import measure
+    tune_malloc()  # as tools/train.py does, so figures match training runs
     from mtbench.engine.model_builder import build_model_from_config
     from mtbench.engine.runner_utils import load_config
     torch.manual_seed(0)
