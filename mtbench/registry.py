@@ -8,6 +8,7 @@ Example:
     >>> backbone = MODELS.build(dict(type='SwinTransformer', arch='nano'))
 """
 import difflib
+from typing import List, Optional
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -26,7 +27,7 @@ from mmengine.registry import Registry
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'EVALUATOR', 'HOOKS', 'LOOPS',
     'DATA_SAMPLERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS',
-    'METHODS', 'build_or_explain',
+    'METHODS', 'accepted_arguments', 'build_or_explain',
 ]
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mtbench',
@@ -90,20 +91,24 @@ def build_or_explain(registry: Registry, cfg: dict, **kwargs):
     return registry.build(cfg, default_args=kwargs or None)
 
 
+def accepted_arguments(obj) -> Optional[List[str]]:
+    """Keyword arguments a registered class or function accepts; ``None`` when it takes
+    ``**kwargs`` or has no inspectable signature (anything is then accepted)."""
+    import inspect
+    try:
+        params = inspect.signature(obj).parameters  # a class: its constructor, without self
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if n != 'self' and p.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+
+
 def _check_arguments(registry: Registry, type_name: str, keys) -> None:
     """Raise a clear error for config keys that the registered class does not accept."""
-    import inspect
-    obj = registry.get(type_name)
-    try:
-        params = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    accepted = [n for n, p in params.items()
-                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                              inspect.Parameter.KEYWORD_ONLY)]
-    unknown = [k for k in keys if k not in accepted]
+    accepted = accepted_arguments(registry.get(type_name))
+    unknown = [] if accepted is None else [k for k in keys if k not in accepted]
     if unknown:
         hints = []
         for key in unknown:

@@ -4,10 +4,9 @@ mmengine reports an unknown ``type`` without listing what exists and a misspelt 
 at all; :func:`check_config` names the key, the bad value and the closest valid choices.
 """
 import difflib
-import inspect
 
 from mtbench.registry import (DATASETS, EVALUATOR, HOOKS, METHODS, METRICS, MODELS, TRANSFORMS,
-                              _all_names)
+                              _all_names, accepted_arguments)
 
 __all__ = ['ConfigError', 'check_config', 'RUNNER_KEYS']
 
@@ -41,14 +40,9 @@ def _check_typed(cfg, registry, where: str) -> None:
         names = _all_names(registry)
         raise ConfigError(f'{where}.type={type_name!r} is not a registered {registry.name}.'
                           f'{_hint(type_name, names)} Registered: {", ".join(names)}')
-    init = cls.__init__ if inspect.isclass(cls) else cls
-    try:
-        params = inspect.signature(init).parameters
-    except (TypeError, ValueError):
+    valid = accepted_arguments(cls)
+    if valid is None:
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [n for n in params if n != 'self']
     for key in cfg:
         if key != 'type' and key not in valid:
             raise ConfigError(f'{where}.{key} is not an argument of {type_name}.'

@@ -111,20 +111,10 @@ class MTLoRALinear(nn.Module):
              for t in self.tasks]
         return torch.stack(a), torch.stack(b)
 
-    def task_deltas(self, x_tasks: torch.Tensor) -> torch.Tensor:
-        """``s_t * B_t A_t x_t`` for every task at once.
-
-        Args:
-            x_tasks: ``[T, m, d_in]`` per-task inputs, or ``[m, d_in]`` shared by all tasks.
-
-        Returns:
-            ``[T, m, d_out]``.
-        """
-        return torch.bmm(self._task_lows(x_tasks), self._task_factors()[1].transpose(1, 2))
-
-    def _task_lows(self, x_tasks: torch.Tensor) -> torch.Tensor:
-        """``A_t x_t`` ``[T, m, r_max]`` (one matmul against every ``A_t`` for a shared input)."""
-        a = self._task_factors()[0]
+    @staticmethod
+    def _task_lows(x_tasks: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``A_t x_t`` ``[T, m, r_max]`` for ``a`` ``[T, r_max, d_in]``; one matmul against every
+        ``A_t`` when ``x_tasks`` ``[m, d_in]`` is shared by all tasks."""
         if x_tasks.dim() == 2:
             t, r, _ = a.shape
             return F.linear(x_tasks, a.reshape(t * r, -1)).view(-1, t, r).transpose(0, 1)
@@ -161,14 +151,14 @@ class MTLoRALinear(nn.Module):
             x_shared = x.reshape(-1, d_in)
         base = self.linear(x_shared)
         dropped = self.lora_dropout(x_shared)
-        low_tasks = self._task_lows(x_tasks if self.task_input == 'stacked' else dropped)
+        a_tasks, b_tasks = self._task_factors()
+        low_tasks = self._task_lows(x_tasks if self.task_input == 'stacked' else dropped, a_tasks)
         if self.shared_lora_output or self.shared_mode == 'matrixv2':
             low_shared = F.linear(dropped, self.lora_shared_A)
             b_shared = self.lora_shared_B * self.scale
         else:
             low_shared = base.new_zeros(base.shape[0], self.rank)
             b_shared = base.new_zeros(self.out_features, self.rank)
-        b_tasks = self._task_factors()[1]
         r_s, r_t = self.rank, b_tasks.shape[-1]
         if self.shared_mode == 'matrixv2':  # tasks: [A_s drop(x), A_t x_t] @ [s B_s, s_t B_t]
             lows = torch.cat([F.pad(low_shared, (0, r_t)).unsqueeze(0),
