@@ -198,3 +198,39 @@ def test_activation_checkpointing_gives_the_same_gradients():
     assert grads[0].keys() == grads[1].keys()
     for name, g in grads[0].items():
         torch.testing.assert_close(grads[1][name], g, rtol=1e-5, atol=1e-7)
+
+
+def _grads_with(model, fused, x, seed):
+    from mtbench.methods.mtlora.blocks import MTLoRABlock
+    for m in model.modules():
+        if isinstance(m, MTLoRABlock):
+            m._fused_task_mlp = (lambda: fused) if not fused else type(m)._fused_task_mlp.__get__(m)
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    outs = model.forward_tasks(x)
+    sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum() for o in outs.values()).backward()
+    return ({t: o.detach() for t, o in outs.items()},
+            {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+
+
+@pytest.mark.parametrize('method', [
+    dict(type='MTLoRA', rank=6, task_rank={'semseg': 3, 'saliency': 1, 'normals': 2},
+         task_scale={'semseg': 1.0, 'saliency': 2.0}, dropout=0.3),
+    dict(type='MTLoRA', rank=4, task_rank=2, shared_mode='matrixv2', dropout=0.0),
+    dict(type='MTLoRA', rank=4, task_rank=2, dropout=0.2, intermediate_specialization=True),
+], ids=['matrix-unequal-ranks-dropout', 'matrixv2', 'intermediate'])
+def test_fused_task_mlp_matches_the_stacked_layers(method, monkeypatch):
+    """The row-chunked task-stream MLP (task_mlp) gives the outputs and every gradient of the
+    per-layer stacked computation, with the same dropout masks (drawn in the same order)."""
+    import mtbench.methods.mtlora.task_mlp as task_mlp
+    monkeypatch.setattr(task_mlp, 'CHUNK_ELEMENTS', 5000)  # many chunks, a ragged last one
+    model = _other_geometry(copy.deepcopy(method), seed=1).double().train()
+    model.backbone.layers[0].blocks[0].drop_path.p = 0.3  # per-stream stochastic depth too
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out_ref, grads_ref = _grads_with(model, False, x, seed=5)
+    out, grads = _grads_with(model, True, x, seed=5)
+    for t in out_ref:
+        torch.testing.assert_close(out[t], out_ref[t])
+    assert grads.keys() == grads_ref.keys()
+    for name in grads_ref:
+        torch.testing.assert_close(grads[name], grads_ref[name], msg=name)

@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mtbench.methods.lowrank_dropout import LowRankDropout
+
 __all__ = ['LoRALinear']
 
 
@@ -37,7 +39,7 @@ class LoRALinear(nn.Module):
         self.lora_A = nn.Parameter(torch.empty(rank, base_layer.in_features))
         self.lora_B = nn.Parameter(torch.zeros(base_layer.out_features, rank))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = LowRankDropout(dropout)
         self.merged = False
 
     @property
@@ -56,7 +58,7 @@ class LoRALinear(nn.Module):
         out = self.base_layer(x)
         if self.merged:
             return out
-        update = F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B)
+        update = F.linear(self.lora_dropout(x, self.lora_A), self.lora_B)
         return out + self.scaling * update
 
     @torch.no_grad()

@@ -10,8 +10,12 @@ every stream with the one shared :class:`PatchMerging` in a single batched call.
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 
+from mtbench.methods.mtlora.layer import MTLoRALinear
+from mtbench.methods.mtlora.task_mlp import task_mlp
 from mtbench.models.backbones import BasicLayer, SwinBlock
+from mtbench.models.backbones.swin_attention import tokens_to_windows, windows_to_tokens
 
 __all__ = ['MTLoRABlock', 'MTLoRAStage']
 
@@ -45,16 +49,60 @@ class MTLoRABlock(SwinBlock):
         """Apply the block; returns ``(shared tokens, {task: tokens})``, each ``[B, H*W, C]``."""
         b, length, c = x.shape
         streams = 1 + len(self.mtlora_tasks)
-        attn = self.attention_branch(x, hw)
+        attn = self._attention_streams(x, hw)
         if attn.shape[0] == b:  # proj has no task LoRA: every task stream starts as the shared
             attn = attn.repeat(streams, 1, 1)
         h = (x.unsqueeze(0) + self.drop_path(attn).view(streams, b, length, c)).flatten(0, 1)
         mlp = self.mlp
-        act = mlp.drop(mlp.act(mlp.fc1(self.norm2(h))))
-        # An MTLoRA fc2 with task LoRA keeps the streams apart (frozen weight on the shared
-        # activation, each task's own LoRA on its activation) and returns them stacked.
-        chunks = (h + self.drop_path(mlp.drop(mlp.fc2(act)))).split(b)
+        if self._fused_task_mlp():
+            out = self._mlp_streams(h.view(streams, b * length, c)).view_as(h)
+        else:
+            # An MTLoRA fc2 with task LoRA keeps the streams apart (frozen weight on the shared
+            # activation, each task's own LoRA on its activation) and returns them stacked.
+            out = mlp.fc2(mlp.drop(mlp.act(mlp.fc1(self.norm2(h)))))
+        chunks = (h + self.drop_path(mlp.drop(out))).split(b)
         return chunks[0], dict(zip(self.mtlora_tasks, chunks[1:]))
+
+    def _attention_streams(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+        """:meth:`attention_branch`, with ``proj`` applied in token order: the window attention
+        runs on the shared stream only, so only its context (not the ``1 + T`` ``proj`` output
+        streams) goes through the window reversal and the cyclic shift. ``proj`` acts on each
+        token alone, so the result is the same."""
+        windows, mask, padded = tokens_to_windows(self.norm1(x), hw, self.window_size,
+                                                  self.shift_size)
+        context = windows_to_tokens(self.attn.context(windows, mask), hw, padded,
+                                    self.window_size, self.shift_size)
+        return self.attn.proj_drop(self.attn.proj(context))
+
+    def _fused_task_mlp(self) -> bool:
+        """Whether the MLP fits :func:`task_mlp` (MTLoRA on fc1 and fc2, exact GELU, no MLP
+        dropout, frozen base weights); otherwise the stacked layers run it."""
+        fc1, fc2, mlp = self.mlp.fc1, self.mlp.fc2, self.mlp
+        return (isinstance(fc1, MTLoRALinear) and isinstance(fc2, MTLoRALinear)
+                and bool(fc1.tasks) and fc1.tasks == fc2.tasks == self.mtlora_tasks
+                and fc1.shared_mode == fc2.shared_mode
+                and isinstance(mlp.act, nn.GELU) and mlp.act.approximate == 'none'
+                and not (isinstance(mlp.drop, nn.Dropout) and mlp.drop.p > 0 and self.training)
+                and not fc1.linear.weight.requires_grad and not fc2.linear.weight.requires_grad)
+
+    def _mlp_streams(self, h: torch.Tensor) -> torch.Tensor:
+        """MLP outputs ``[1 + T, N, C]`` of the stacked streams ``h``: the shared stream by the
+        layers, the task streams by :func:`task_mlp` (same equations, see MTLoRALinear)."""
+        fc1, fc2 = self.mlp.fc1, self.mlp.fc2
+        h_shared, h_tasks = h.split([1, h.shape[0] - 1])
+        h_shared = h_shared.squeeze(0)
+        matrixv2 = fc1.shared_mode == 'matrixv2'
+        normed = self.norm2(h_shared)
+        base1 = fc1.linear(normed)
+        hidden = fc1.shared_update(normed, base1)
+        act = self.mlp.act(hidden)
+        base2 = fc2.linear(act)
+        shared = fc2.shared_update(act, base2) if fc2.shared_lora_output or matrixv2 else base2
+        if matrixv2:  # the tasks' LoRA adds to the shared outputs
+            base1, base2 = hidden, shared
+        tasks = task_mlp(h_tasks, base1, base2, self.norm2, fc1.task_factors(),
+                         fc2.task_factors())
+        return torch.cat([shared.unsqueeze(0), tasks])
 
 
 class MTLoRAStage(BasicLayer):

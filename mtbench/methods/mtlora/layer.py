@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mtbench.methods.lowrank_dropout import LowRankDropout
+
 __all__ = ['MTLoRALinear', 'SHARED_MODES', 'site_dims']
 
 #: ``matrix``: task output = W x + task delta (the reference default); ``matrixv2``: task
@@ -68,7 +70,7 @@ class MTLoRALinear(nn.Module):
         self.scale = float(scale)
         self.lora_shared_A, self.lora_shared_B = _lora_pair(self.rank, d_in, d_out,
                                                             linear.weight)
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = LowRankDropout(dropout)
         task_ranks = dict(task_ranks or {})
         self.tasks = tuple(task_ranks)
         self.task_ranks = task_ranks
@@ -98,7 +100,7 @@ class MTLoRALinear(nn.Module):
         """Streams in the output: 1 (shared) + number of tasks."""
         return 1 + len(self.tasks)
 
-    def _task_factors(self):
+    def task_factors(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """Task factors zero-padded to a common rank, scales folded into ``B``.
 
         Returns:
@@ -111,22 +113,36 @@ class MTLoRALinear(nn.Module):
              for t in self.tasks]
         return torch.stack(a), torch.stack(b)
 
-    @staticmethod
-    def _task_lows(x_tasks: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """``A_t x_t`` ``[T, m, r_max]`` for ``a`` ``[T, r_max, d_in]``; one matmul against every
-        ``A_t`` when ``x_tasks`` ``[m, d_in]`` is shared by all tasks."""
-        if x_tasks.dim() == 2:
-            t, r, _ = a.shape
-            return F.linear(x_tasks, a.reshape(t * r, -1)).view(-1, t, r).transpose(0, 1)
-        return torch.bmm(x_tasks, a.transpose(1, 2))
+    def _lows(self, x_shared: torch.Tensor, x_tasks: Optional[torch.Tensor], a: torch.Tensor,
+              with_shared: bool) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+        """``A_s drop(x)`` ``[m, r]`` (``None`` unless ``with_shared``) and ``A_t x_t``
+        ``[T, m, r_max]`` for ``a`` ``[T, r_max, d_in]``.
 
-    def shared_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not)."""
-        base = self.linear(x)
-        low = F.linear(self.lora_dropout(x), self.lora_shared_A)
+        Without task inputs (``x_tasks`` is ``None``) every task's LoRA reads ``drop(x)``, so one
+        projection against all ``A`` matrices shares one dropout mask.
+        """
+        if x_tasks is not None:
+            low_tasks = torch.bmm(x_tasks, a.transpose(1, 2))
+            return (self.lora_dropout(x_shared, self.lora_shared_A) if with_shared else None,
+                    low_tasks)
+        t, r, _ = a.shape
+        weights = [self.lora_shared_A, a.reshape(t * r, -1)] if with_shared else [
+            a.reshape(t * r, -1)]
+        low = self.lora_dropout(x_shared, torch.cat(weights) if with_shared else weights[0])
+        low_shared = low[:, :self.rank] if with_shared else None
+        low_tasks = low[:, -t * r:].reshape(-1, t, r).transpose(0, 1)
+        return low_shared, low_tasks
+
+    def shared_update(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """``base + s B_s A_s drop(x)`` (``base`` of the output's shape)."""
+        low = self.lora_dropout(x, self.lora_shared_A)
         out = torch.addmm(base.reshape(-1, base.shape[-1]), low.reshape(-1, self.rank),
                           self.lora_shared_B.t(), alpha=self.scale)
         return out.view(base.shape)
+
+    def shared_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not)."""
+        return self.shared_update(x, self.linear(x))
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
         """The shared and every task output, ``[1 + T, m, d_out]`` (``m`` rows per stream).
@@ -150,11 +166,11 @@ class MTLoRALinear(nn.Module):
         else:
             x_shared = x.reshape(-1, d_in)
         base = self.linear(x_shared)
-        dropped = self.lora_dropout(x_shared)
-        a_tasks, b_tasks = self._task_factors()
-        low_tasks = self._task_lows(x_tasks if self.task_input == 'stacked' else dropped, a_tasks)
-        if self.shared_lora_output or self.shared_mode == 'matrixv2':
-            low_shared = F.linear(dropped, self.lora_shared_A)
+        a_tasks, b_tasks = self.task_factors()
+        with_shared = self.shared_lora_output or self.shared_mode == 'matrixv2'
+        low_shared, low_tasks = self._lows(x_shared, x_tasks if self.task_input == 'stacked'
+                                           else None, a_tasks, with_shared)
+        if with_shared:
             b_shared = self.lora_shared_B * self.scale
         else:
             low_shared = base.new_zeros(base.shape[0], self.rank)

@@ -6,6 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mtbench.methods.lowrank_dropout import LowRankDropout
+
 __all__ = ['GroupLoRALinear']
 
 
@@ -48,7 +50,7 @@ class GroupLoRALinear(nn.Module):
             nn.init.kaiming_uniform_(a, a=math.sqrt(5))
             self.tglora_A[key] = a
             self.tglora_B[key] = nn.Parameter(torch.zeros(base_layer.out_features, rank))
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = LowRankDropout(dropout)
 
     @property
     def in_features(self) -> int:
@@ -65,18 +67,17 @@ class GroupLoRALinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layer to ``k`` concatenated group streams ``[k * N, ..., d_in]``."""
         out = self.base_layer(x)
-        h = self.lora_dropout(x)
         k = len(self.groups)
         if k == 1:
             key = self.groups[0]
-            update = F.linear(F.linear(h, self.tglora_A[key]), self.tglora_B[key])
+            update = F.linear(self.lora_dropout(x, self.tglora_A[key]), self.tglora_B[key])
             return out + self.scale * update
         if x.shape[0] % k:
             raise ValueError(f'GroupLoRALinear expects its {k} group streams concatenated along '
                              f'the first dimension; got a leading size {x.shape[0]}')
-        a = torch.stack([self.tglora_A[g] for g in self.groups])   # [k, r, d_in]
         b = torch.stack([self.tglora_B[g] for g in self.groups])   # [k, d_out, r]
-        low = torch.bmm(h.reshape(k, -1, h.shape[-1]), a.transpose(1, 2))
+        low = torch.stack([self.lora_dropout(x_g, self.tglora_A[g]) for g, x_g in
+                           zip(self.groups, x.reshape(k, -1, x.shape[-1]))])
         update = torch.bmm(low, b.transpose(1, 2)).reshape(out.shape)
         return out + self.scale * update
 

@@ -112,7 +112,7 @@ class TADFormerBlock(SwinBlock):
         win_prompts = self.norm1(prompts).unsqueeze(1).expand(b, n_win, p, c).reshape(bw, p, c)
         out, logits = self._attend(windows, win_prompts, mask)
         proj = self.attn.proj
-        base, shared, dropped = proj.parts(out)
+        base, shared, dropped = proj.parts(out, with_dropped=self.tad_task_block)
         y = self.attn.proj_drop(shared)
         attn_prompts = y[:, :p].reshape(b, n_win, p, c).mean(dim=1)
         tokens = windows_to_tokens(y[:, p:], hw, padded, self.window_size, self.shift_size)

@@ -6,6 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mtbench.methods.lowrank_dropout import LowRankDropout
+
 __all__ = ['TADLinear']
 
 
@@ -42,7 +44,7 @@ class TADLinear(nn.Module):
         self.tad_lora_A = nn.Parameter(torch.empty(rank, linear.in_features))
         self.tad_lora_B = nn.Parameter(torch.zeros(linear.out_features, rank))
         nn.init.kaiming_uniform_(self.tad_lora_A, a=math.sqrt(5))
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = LowRankDropout(dropout)
         self.tad_filter = task_filter
         self.tad_prompt_norm = nn.LayerNorm(linear.in_features) if prompt_norm else None
 
@@ -54,12 +56,16 @@ class TADLinear(nn.Module):
     def out_features(self) -> int:
         return self.linear.out_features
 
-    def parts(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def parts(self, x: torch.Tensor, with_dropped: bool = False
+              ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """``(W x + b, W x + b + s B A drop(x), drop(x))``: the frozen output, the shared
-        output and the dropped input."""
-        dropped = self.lora_dropout(x)
+        output and (with ``with_dropped``, else ``None``) the dropped input."""
         base = self.linear(x)
-        low = F.linear(dropped, self.tad_lora_A)
+        if with_dropped:
+            dropped = F.dropout(x, self.lora_dropout.p, self.training)
+            low = F.linear(dropped, self.tad_lora_A)
+        else:
+            dropped, low = None, self.lora_dropout(x, self.tad_lora_A)
         out = torch.addmm(base.reshape(-1, base.shape[-1]), low.reshape(-1, self.rank),
                           self.tad_lora_B.t(), alpha=self.scale)
         return base, out.view(base.shape), dropped

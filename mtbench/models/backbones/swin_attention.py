@@ -53,7 +53,21 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 prompts: torch.Tensor | None = None) -> torch.Tensor:
-        """Attend within windows.
+        """Attend within windows: ``proj_drop(proj(context(x, mask, prompts)))``.
+
+        Args:
+            x: window tokens ``[B*nW, N, C]``.
+            mask: additive shift mask ``[nW, N, N]`` (0 / -100) or ``None``.
+            prompts: extra key/value tokens ``[B*nW, P, C]`` (see :meth:`context`).
+
+        Returns:
+            ``[B*nW, N, C]``.
+        """
+        return self.proj_drop(self.proj(self.context(x, mask, prompts)))
+
+    def context(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                prompts: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention output before ``proj``.
 
         Args:
             x: window tokens ``[B*nW, N, C]``.
@@ -83,8 +97,7 @@ class WindowAttention(nn.Module):
         bias = bias.to(q.dtype)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0)
-        out = out.reshape(bw, heads, n, c // heads).transpose(1, 2).reshape(bw, n, c)
-        return self.proj_drop(self.proj(out))
+        return out.reshape(bw, heads, n, c // heads).transpose(1, 2).reshape(bw, n, c)
 
     def extra_repr(self) -> str:
         return f'dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}'

@@ -1,0 +1,183 @@
+"""Dropout on the input of a low-rank down-projection, drawn as a sparse set of dropped entries.
+
+LoRA-style methods compute ``A dropout(x)`` with a rank-``r`` matrix ``A`` ``[r, d]``. The usual
+``nn.Dropout`` draws one Bernoulli number per element of ``x`` (the slowest part of a LoRA step
+on a CPU), stores a full-size mask and a full-size dropped copy of ``x`` for the backward pass.
+With ``p`` small (0.05 in MTLoRA), the dropped entries are few, so here they are drawn directly:
+
+* the *positions* of the dropped entries of an i.i.d. Bernoulli(``p``) mask are the partial sums
+  of i.i.d. Geometric(``p``) gaps (an exact identity of the Bernoulli process), which costs one
+  random number per dropped entry instead of one per element;
+* ``A dropout(x) = (A x - A S) / (1 - p)``, where ``S`` holds ``x`` at the dropped positions only:
+  ``A x`` is the plain LoRA product, ``A S`` a sparse product (``embedding_bag``);
+* the backward pass saves only ``x`` (which LoRA keeps anyway) and the positions, and applies the
+  same identity to the weight gradient; the input gradient is zeroed at the dropped positions.
+
+The result has the distribution of ``F.linear(F.dropout(x, p), A)`` (up to float rounding); only
+the random stream differs from ``nn.Dropout``'s. Example:
+
+    >>> drop = LowRankDropout(0.05)
+    >>> x, a = torch.randn(8, 32), torch.randn(4, 32, requires_grad=True)
+    >>> drop(x, a).shape
+    torch.Size([8, 4])
+"""
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+__all__ = ['LowRankDropout', 'dropped_positions', 'dropout_lowrank', 'lowrank_dropout_forward',
+           'lowrank_dropout_backward']
+
+
+def dropped_positions(numel: int, p: float, device=None,
+                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Ascending flat indices of the zeros of an i.i.d. Bernoulli mask with drop probability ``p``.
+
+    Args:
+        numel: number of mask elements.
+        p: drop probability in ``(0, 1)``.
+        device: device of the result.
+        generator: random generator (the default generator when ``None``).
+
+    Returns:
+        int64 tensor of the dropped indices, each index dropped independently with probability
+        ``p``.
+    """
+    if not 0.0 < p < 1.0:
+        raise ValueError(f'drop probability must be in (0, 1), got {p!r}')
+    expected = numel * p
+    chunk = int(expected + 6.0 * math.sqrt(expected) + 64)
+    log_keep = math.log1p(-p)
+    parts, last = [], -1.0
+    while last < numel - 1:
+        u = torch.empty(chunk, dtype=torch.float64, device=device).uniform_(generator=generator)
+        # G = ceil(log(V) / log(1 - p)) with V = 1 - u uniform on (0, 1] is Geometric(p) on 1, 2, ..
+        gaps = torch.log1p(u.neg_()).div_(log_keep).ceil_().clamp_(min=1.0)
+        ends = gaps.cumsum_(0).add_(last)
+        parts.append(ends)
+        last = float(ends[-1])
+    ends = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return ends[:int(torch.searchsorted(ends, float(numel) - 0.5))].long()
+
+
+def _stable_argsort_small(values: torch.Tensor, bound: int) -> torch.Tensor:
+    """Stable argsort of non-negative integers ``< bound`` (a radix sort on the CPU)."""
+    if values.device.type == 'cpu' and bound <= np.iinfo(np.uint16).max:
+        order = np.argsort(values.to(torch.int16).numpy().view(np.uint16), kind='stable')
+        return torch.from_numpy(order)
+    return torch.argsort(values, stable=True)
+
+
+def _bag_offsets(sorted_keys: torch.Tensor, bags: int) -> torch.Tensor:
+    return torch.searchsorted(sorted_keys, torch.arange(bags, device=sorted_keys.device))
+
+
+def lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
+                            generator: Optional[torch.Generator] = None
+                            ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """Forward of ``F.linear(F.dropout(x2, p), weight)`` on plain tensors (no autograd).
+
+    Args:
+        x2: contiguous input ``[n, d]``.
+        weight: ``[r, d]``.
+        p: drop probability in ``[0, 1)``.
+
+    Returns:
+        ``(low [n, r], mask)``; ``mask`` (dropped flat positions and the input values there) is
+        what :func:`lowrank_dropout_backward` needs besides ``x2`` and ``weight``.
+    """
+    d = x2.shape[1]
+    low = F.linear(x2, weight)
+    if p == 0.0:
+        empty = torch.empty(0, dtype=torch.long, device=x2.device)
+        return low, (empty, x2.new_empty(0))
+    pos = dropped_positions(x2.numel(), p, x2.device, generator)
+    values = torch.take(x2, pos)
+    if pos.numel():
+        rows, cols = pos.div(d, rounding_mode='floor'), pos.remainder(d)
+        low -= F.embedding_bag(cols, weight.t(), _bag_offsets(rows, x2.shape[0]), mode='sum',
+                               per_sample_weights=values)
+    return low.mul_(1.0 / (1.0 - p)), (pos, values)
+
+
+def lowrank_dropout_backward(grad: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor,
+                             p: float, mask: Tuple[torch.Tensor, torch.Tensor],
+                             need_x: bool = True, need_weight: bool = True
+                             ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Gradients ``(d x2, d weight)`` of :func:`lowrank_dropout_forward` for ``grad`` ``[n, r]``."""
+    pos, values = mask
+    g = grad * (1.0 / (1.0 - p)) if p else grad
+    grad_x = grad_w = None
+    if need_x:
+        grad_x = g @ weight
+        if pos.numel():
+            grad_x.view(-1).index_fill_(0, pos, 0.0)
+    if need_weight:
+        grad_w = g.t() @ x2
+        if pos.numel():
+            d = x2.shape[1]
+            order = _stable_argsort_small(pos.remainder(d), d)
+            pos = pos.index_select(0, order)
+            rows, cols = pos.div(d, rounding_mode='floor'), pos.remainder(d)
+            grad_w -= F.embedding_bag(rows, g, _bag_offsets(cols, d), mode='sum',
+                                      per_sample_weights=values.index_select(0, order)).t()
+    return grad_x, grad_w
+
+
+class _DropoutLowRank(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, p: float,
+                generator: Optional[torch.Generator]) -> torch.Tensor:
+        x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
+        low, mask = lowrank_dropout_forward(x2, weight.detach(), p, generator)
+        ctx.save_for_backward(x2, weight, *mask)
+        ctx.p, ctx.x_shape = p, x.shape
+        return low.view(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x2, weight, *mask = ctx.saved_tensors
+        grad_x, grad_w = lowrank_dropout_backward(
+            grad.reshape(-1, weight.shape[0]), x2, weight, ctx.p, tuple(mask),
+            ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+        return (None if grad_x is None else grad_x.view(ctx.x_shape)), grad_w, None, None
+
+
+def dropout_lowrank(x: torch.Tensor, weight: torch.Tensor, p: float, training: bool = True,
+                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``F.linear(F.dropout(x, p, training), weight)`` for a low-rank ``weight`` ``[r, d]``.
+
+    Only ``x``, ``weight`` and the dropped positions are kept for the backward pass.
+    """
+    if not training or p == 0.0 or x.numel() == 0:
+        return F.linear(x, weight)
+    return _DropoutLowRank.apply(x, weight, float(p), generator)
+
+
+class LowRankDropout(nn.Module):
+    """Dropout with probability ``p`` on the input of a low-rank projection (see module doc).
+
+    ``forward(x, weight)`` returns ``weight @ dropout(x)`` (as ``F.linear``).
+
+    Args:
+        p: drop probability in ``[0, 1)``.
+    """
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f'dropout probability must be in [0, 1), got {p!r}')
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return dropout_lowrank(x, weight, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f'p={self.p}'
