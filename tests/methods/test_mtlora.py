@@ -220,10 +220,10 @@ def _grads_with(model, fused, x, seed):
     dict(type='MTLoRA', rank=4, task_rank=2, dropout=0.2, intermediate_specialization=True),
 ], ids=['matrix-unequal-ranks-dropout', 'matrixv2', 'intermediate'])
 def test_fused_task_mlp_matches_the_stacked_layers(method, monkeypatch):
-    """The row-chunked task-stream MLP (task_mlp) gives the outputs and every gradient of the
-    per-layer stacked computation, with the same dropout masks (drawn in the same order)."""
-    import mtbench.methods.mtlora.task_mlp as task_mlp
-    monkeypatch.setattr(task_mlp, 'CHUNK_ELEMENTS', 5000)  # many chunks, a ragged last one
+    """The task-stream MLP with row-chunked hidden layers (gelu_lowrank) gives the outputs and
+    every gradient of the per-layer stacked computation, with the same dropout masks."""
+    import mtbench.methods.gelu_lowrank as gelu_lowrank
+    monkeypatch.setattr(gelu_lowrank, 'CHUNK_ELEMENTS', 5000)  # many chunks, a ragged last one
     model = _other_geometry(copy.deepcopy(method), seed=1).double().train()
     model.backbone.layers[0].blocks[0].drop_path.p = 0.3  # per-stream stochastic depth too
     x = torch.randn(2, 3, 64, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(2))

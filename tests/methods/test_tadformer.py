@@ -194,3 +194,39 @@ def test_plain_swin_weights_load_into_the_adapted_backbone():
     weight = 'layers.1.blocks.1.mlp.fc1'
     assert torch.equal(model.backbone.get_submodule(weight).linear.weight,
                        plain.backbone.get_submodule(weight).weight)
+
+
+@pytest.mark.parametrize('filt', ['dtf', 'static'])
+def test_chunked_task_hidden_layers_match_the_layer_by_layer_path(filt, monkeypatch):
+    """The task MLP with row-chunked hidden layers (gelu_lowrank) gives the outputs and every
+    gradient of the layer-by-layer TA-modules, dropout masks included."""
+    import mtbench.methods.gelu_lowrank as gelu_lowrank
+    from mtbench.methods.tadformer.block import TADFormerBlock
+    monkeypatch.setattr(gelu_lowrank, 'CHUNK_ELEMENTS', 3000)
+    torch.manual_seed(0)
+    model = build_or_explain(MODELS, tiny_model_cfg(
+        ('semseg', 'saliency', 'normals'), method=dict(type='TADFormer', rank=4, dropout=0.3,
+                                                     filter=filt))).double().train()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if 'tad_' in name:
+                p.copy_(0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64, generator=g)
+    results = []
+    for chunked in (False, True):
+        monkeypatch.setattr(TADFormerBlock, '_hidden_in_chunks', lambda self, c=chunked: c)
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(7)
+        outs = model.forward_tasks(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
+            for o in outs.values()).backward()
+        results.append(({t: o.detach() for t, o in outs.items()},
+                        {n: p.grad.clone() for n, p in model.named_parameters()
+                         if p.grad is not None}))
+    (out_ref, grads_ref), (out, grads) = results
+    for t in out_ref:
+        torch.testing.assert_close(out[t], out_ref[t])
+    assert grads.keys() == grads_ref.keys()
+    for name in grads_ref:
+        torch.testing.assert_close(grads[name], grads_ref[name], msg=name)

@@ -12,10 +12,10 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from mtbench.methods.gelu_lowrank import gelu_lowrank
 from mtbench.methods.mtlora.layer import MTLoRALinear
-from mtbench.methods.mtlora.task_mlp import task_mlp
-from mtbench.models.backbones import BasicLayer, SwinBlock
-from mtbench.models.backbones.swin_attention import tokens_to_windows, windows_to_tokens
+from mtbench.models.backbones import (BasicLayer, SwinBlock, tokens_to_windows,
+                                      windows_to_tokens)
 
 __all__ = ['MTLoRABlock', 'MTLoRAStage']
 
@@ -75,7 +75,7 @@ class MTLoRABlock(SwinBlock):
         return self.attn.proj_drop(self.attn.proj(context))
 
     def _fused_task_mlp(self) -> bool:
-        """Whether the MLP fits :func:`task_mlp` (MTLoRA on fc1 and fc2, exact GELU, no MLP
+        """Whether the MLP fits :meth:`_mlp_streams` (MTLoRA on fc1 and fc2, exact GELU, no MLP
         dropout, frozen base weights); otherwise the stacked layers run it."""
         fc1, fc2, mlp = self.mlp.fc1, self.mlp.fc2, self.mlp
         return (isinstance(fc1, MTLoRALinear) and isinstance(fc2, MTLoRALinear)
@@ -87,7 +87,8 @@ class MTLoRABlock(SwinBlock):
 
     def _mlp_streams(self, h: torch.Tensor) -> torch.Tensor:
         """MLP outputs ``[1 + T, N, C]`` of the stacked streams ``h``: the shared stream by the
-        layers, the task streams by :func:`task_mlp` (same equations, see MTLoRALinear)."""
+        layers, the task streams with their hidden layers in
+        :func:`~mtbench.methods.gelu_lowrank.gelu_lowrank` (same equations as MTLoRALinear)."""
         fc1, fc2 = self.mlp.fc1, self.mlp.fc2
         h_shared, h_tasks = h.split([1, h.shape[0] - 1])
         h_shared = h_shared.squeeze(0)
@@ -100,8 +101,11 @@ class MTLoRABlock(SwinBlock):
         shared = fc2.shared_update(act, base2) if fc2.shared_lora_output or matrixv2 else base2
         if matrixv2:  # the tasks' LoRA adds to the shared outputs
             base1, base2 = hidden, shared
-        tasks = task_mlp(h_tasks, base1, base2, self.norm2, fc1.task_factors(),
-                         fc2.task_factors())
+        (a1, b1), (a2, b2) = fc1.task_factors(), fc2.task_factors()
+        low1 = torch.bmm(self.norm2(h_tasks), a1.transpose(1, 2))
+        low2 = gelu_lowrank(base1, low1, b1, a2)
+        tasks = torch.baddbmm(base2.unsqueeze(0).expand(len(h_tasks), -1, -1), low2,
+                              b2.transpose(1, 2))
         return torch.cat([shared.unsqueeze(0), tasks])
 
 

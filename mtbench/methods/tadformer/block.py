@@ -28,8 +28,10 @@ reproduces it (``docs/methods/tadformer.md``).
 from typing import Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+from mtbench.methods.gelu_lowrank import gelu_lowrank
 from mtbench.models.backbones import SwinBlock, tokens_to_windows, windows_to_tokens
 
 __all__ = ['TADFormerBlock']
@@ -131,6 +133,13 @@ class TADFormerBlock(SwinBlock):
             prompts = attn_prompts
         return x, tasks, prompts, skip
 
+    def _hidden_in_chunks(self) -> bool:
+        """Whether the task MLP fits :func:`~mtbench.methods.gelu_lowrank.gelu_lowrank`
+        (exact GELU, no MLP dropout)."""
+        mlp = self.mlp
+        return (isinstance(mlp.act, nn.GELU) and mlp.act.approximate == 'none'
+                and not (isinstance(mlp.drop, nn.Dropout) and mlp.drop.p > 0 and self.training))
+
     def _task_streams(self, shortcut, x, a, proj_base, logits, hw, padded):
         """TPC + TA-module at proj, fc1 and fc2, with the shared MLP.
 
@@ -158,7 +167,14 @@ class TADFormerBlock(SwinBlock):
         hidden = mlp.drop(mlp.act(shared1))
         base2, shared2, _ = fc2.parts(hidden)
         x = x + self.drop_path(mlp.drop(shared2))
-        hid_t = mlp.drop(mlp.act(fc1.task_forward(self.norm2(h_t), base1, hw)))
-        out_t = mlp.drop(fc2.task_forward(hid_t, base2, hw))
+        z_t = self.norm2(h_t)
+        if self._hidden_in_chunks():  # the same expression, the hidden layers never stored
+            shape = z_t.shape[:3]
+            u2 = gelu_lowrank(base1.reshape(-1, base1.shape[-1]), fc1.task_low(z_t, hw),
+                              fc1.scale * fc1.tad_lora_B, fc2.tad_lora_A)
+            out_t = fc2.task_up(fc2.filtered(u2, shape, hw), base2).view(*shape, -1)
+        else:
+            hid_t = mlp.drop(mlp.act(fc1.task_forward(z_t, base1, hw)))
+            out_t = mlp.drop(fc2.task_forward(hid_t, base2, hw))
         y_t = h_t + self.drop_path(out_t.reshape(t * b, length, c)).view(t, b, length, c)
         return x, y_t, skip.view(t, b, length, c)

@@ -87,14 +87,28 @@ class TADLinear(nn.Module):
             ``[T, S, h*w, C_out]``: ``base + s B F(A z_t)``.
         """
         t, s, n, _ = z.shape
+        return self.task_up(self.task_low(z, grid), base).view(t, s, n, -1)
+
+    def filtered(self, u: torch.Tensor, shape: Tuple[int, int, int], grid: Tuple[int, int]
+                 ) -> torch.Tensor:
+        """``F(u)``: the task filter on the bottleneck ``u`` ``[T, S*h*w, r]`` (``shape`` is
+        ``(T, S, h*w)``), returned in the same layout."""
+        t, s, n = shape
         h, w = grid
-        u = F.linear(z, self.tad_lora_A).view(t, s, h, w, self.rank).permute(0, 1, 4, 2, 3)
-        v = self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s * n, self.rank)
-        d_out = base.shape[-1]
-        out = torch.baddbmm(base.reshape(1, s * n, d_out).expand(t, -1, -1), v,
-                            self.tad_lora_B.t().unsqueeze(0).expand(t, -1, -1),
-                            alpha=self.scale)
-        return out.view(t, s, n, d_out)
+        u = u.reshape(t, s, h, w, self.rank).permute(0, 1, 4, 2, 3)
+        return self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s * n, self.rank)
+
+    def task_low(self, z: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """``F(A z_t)`` ``[T, S*h*w, r]`` for task inputs ``z`` ``[T, S, h*w, C_in]``."""
+        return self.filtered(F.linear(z, self.tad_lora_A), z.shape[:3], grid)
+
+    def task_up(self, v: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """``base + s B v_t`` ``[T, S*h*w, C_out]`` for ``v`` ``[T, S*h*w, r]`` and the shared
+        ``base`` (``S*h*w`` rows)."""
+        t = v.shape[0]
+        base = base.reshape(1, v.shape[1], -1).expand(t, -1, -1)
+        return torch.baddbmm(base, v, self.tad_lora_B.t().unsqueeze(0).expand(t, -1, -1),
+                             alpha=self.scale)
 
     def extra_repr(self) -> str:
         return (f'in_features={self.in_features}, out_features={self.out_features}, '
