@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 __all__ = ['LowRankDropout', 'dropped_positions', 'dropout_lowrank', 'lowrank_dropout_forward',
-           'lowrank_dropout_backward']
+           'lowrank_dropout_backward', 'sparse_dropout']
 
 
 def dropped_positions(numel: int, p: float, device=None,
@@ -148,6 +148,35 @@ class _DropoutLowRank(torch.autograd.Function):
             grad.reshape(-1, weight.shape[0]), x2, weight, ctx.p, tuple(mask),
             ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return (None if grad_x is None else grad_x.view(ctx.x_shape)), grad_w, None, None
+
+
+class _SparseDropout(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: float, generator: Optional[torch.Generator]):
+        out = x.detach().mul(1.0 / (1.0 - p)).contiguous()
+        pos = dropped_positions(out.numel(), p, x.device, generator)
+        out.view(-1).index_fill_(0, pos, 0.0)
+        ctx.save_for_backward(pos)
+        ctx.p = p
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        pos, = ctx.saved_tensors
+        grad = grad.mul(1.0 / (1.0 - ctx.p)).contiguous()
+        grad.view(-1).index_fill_(0, pos, 0.0)
+        return grad, None, None
+
+
+def sparse_dropout(x: torch.Tensor, p: float, training: bool = True,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``F.dropout(x, p, training)`` with the mask drawn as dropped positions
+    (:func:`dropped_positions`); the backward pass keeps only those positions."""
+    if not training or p == 0.0 or x.numel() == 0:
+        return x
+    return _SparseDropout.apply(x, float(p), generator)
 
 
 def dropout_lowrank(x: torch.Tensor, weight: torch.Tensor, p: float, training: bool = True,

@@ -80,3 +80,19 @@ def test_eval_and_zero_probability_are_the_plain_projection():
 def test_bad_probability_is_a_clear_error(p):
     with pytest.raises(ValueError, match='probability'):
         LowRankDropout(p)
+
+
+def test_sparse_dropout_equals_dense_dropout_with_the_same_mask():
+    from mtbench.methods.lowrank_dropout import sparse_dropout
+    p = 0.4
+    x = torch.randn(5, 7, 3, dtype=torch.float64).transpose(0, 1).requires_grad_()
+    out = sparse_dropout(x, p, generator=torch.Generator().manual_seed(4))
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    pos = dropped_positions(x.numel(), p, generator=torch.Generator().manual_seed(4))
+    keep = torch.ones(x.numel(), dtype=torch.float64)
+    keep[pos] = 0.0
+    keep = keep.view(x.contiguous().shape) / (1 - p)
+    torch.testing.assert_close(out, x.detach() * keep)
+    torch.testing.assert_close(x.grad, grad * keep)
+    assert sparse_dropout(x, p, training=False) is x

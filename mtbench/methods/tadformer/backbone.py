@@ -72,8 +72,8 @@ class TADFormerLayer(BasicLayer):
                 tasks, skip = blk_tasks, blk_skip
         if tasks is not None and self.tad_skip:
             if self.tad_stagewise_gating:
-                gate = torch.sigmoid(self.tad_gate)
-                tasks = skip * gate + (1 - gate) * tasks
+                # gate * skip + (1 - gate) * tasks, one fused pass
+                tasks = torch.lerp(tasks, skip, torch.sigmoid(self.tad_gate))
             else:
                 tasks = (skip + tasks) * 0.5
         pre, pre_hw = x, hw

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mtbench.methods.lowrank_dropout import LowRankDropout
+from mtbench.methods.lowrank_dropout import LowRankDropout, sparse_dropout
 
 __all__ = ['TADLinear']
 
@@ -62,7 +62,7 @@ class TADLinear(nn.Module):
         output and (with ``with_dropped``, else ``None``) the dropped input."""
         base = self.linear(x)
         if with_dropped:
-            dropped = F.dropout(x, self.lora_dropout.p, self.training)
+            dropped = sparse_dropout(x, self.lora_dropout.p, self.training)
             low = F.linear(dropped, self.tad_lora_A)
         else:
             dropped, low = None, self.lora_dropout(x, self.tad_lora_A)
