@@ -50,6 +50,8 @@ def dropped_positions(numel: int, p: float, device=None,
     """
     if not 0.0 < p < 1.0:
         raise ValueError(f'drop probability must be in (0, 1), got {p!r}')
+    if numel <= 0:
+        return torch.empty(0, dtype=torch.long, device=device)
     expected = numel * p
     chunk = int(expected + 6.0 * math.sqrt(expected) + 64)
     log_keep = math.log1p(-p)

@@ -2,10 +2,12 @@
 
 A task-specific block (the last block of each stage, or every block with intermediate
 specialisation) runs its shared and task streams stacked along the batch dimension (see
-:mod:`mtbench.methods.mtlora.layer`): the attention runs once on the shared stream, its ``proj``
-emits ``1 + T`` streams, and ``norm2``/``fc1``/GELU/``fc2`` then process all streams in one call.
-The block returns ``(shared, {task: tokens})`` as the backbone contract allows; the stage merges
-every stream with the one shared :class:`PatchMerging` in a single batched call.
+:mod:`mtbench.methods.mtlora.layer`). The attention runs once on the shared stream, and its
+``proj`` emits ``1 + T`` streams in token order. The MLP runs the shared stream through the
+layers; the task streams' hidden layers, which differ from the shared one by a rank-``r`` term,
+run in :func:`~mtbench.methods.gelu_lowrank.gelu_lowrank` without being stored. The block
+returns ``(shared, {task: tokens})`` as the backbone contract allows; the stage merges every
+stream with the one shared :class:`PatchMerging` in a single batched call.
 """
 from typing import Dict, Optional, Sequence, Tuple
 

@@ -2,8 +2,8 @@
 
 Task streams travel *stacked along the batch dimension*: a tensor of ``(1 + T) * n`` rows holds
 the shared stream (rows ``0 .. n-1``) followed by one block of ``n`` rows per task, in the
-layer's task order. This lets the block run ``norm2``, GELU, dropout and the frozen weight once
-for all streams, and computes every task's low-rank path with one batched matmul.
+layer's task order. The frozen weight then runs once, on the shared rows, and every task's
+low-rank path is one batched matmul.
 """
 import math
 from typing import Dict, Optional, Sequence, Tuple
@@ -126,12 +126,11 @@ class MTLoRALinear(nn.Module):
             return (self.lora_dropout(x_shared, self.lora_shared_A) if with_shared else None,
                     low_tasks)
         t, r, _ = a.shape
-        weights = [self.lora_shared_A, a.reshape(t * r, -1)] if with_shared else [
-            a.reshape(t * r, -1)]
-        low = self.lora_dropout(x_shared, torch.cat(weights) if with_shared else weights[0])
-        low_shared = low[:, :self.rank] if with_shared else None
+        task_a = a.reshape(t * r, -1)
+        low = self.lora_dropout(x_shared, torch.cat([self.lora_shared_A, task_a])
+                                if with_shared else task_a)
         low_tasks = low[:, -t * r:].reshape(-1, t, r).transpose(0, 1)
-        return low_shared, low_tasks
+        return (low[:, :self.rank] if with_shared else None), low_tasks
 
     def shared_update(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """``base + s B_s A_s drop(x)`` (``base`` of the output's shape)."""
