@@ -85,3 +85,29 @@ def test_update_records_count_mismatch_is_a_clear_error(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert 'got 2 work dirs for 1 configs' in proc.stderr
+
+
+@pytest.mark.parametrize('growing_steps,expected_warmup', [(0, 1), (4, 4), (50, 1 + 8)])
+def test_cpu_warm_up_lasts_until_the_heap_stops_growing(monkeypatch, growing_steps,
+                                                        expected_warmup):
+    """Warm-up continues while a step page-faults (the heap still growing), at most
+    MAX_EXTRA_WARMUP extra steps; every measured step counts and reports its faults."""
+    import mtbench.engine.efficiency as efficiency
+    calls = {'n': 0, 'total': 0}
+
+    def fake_faults():
+        calls['n'] += 1
+        if calls['n'] % 2 == 0 and calls['n'] // 2 <= growing_steps:  # after-step reading
+            calls['total'] += 10 * efficiency.STEADY_FAULTS
+        return calls['total']
+
+    monkeypatch.setattr(efficiency, '_minor_faults', fake_faults)
+    model = build_or_explain(MODELS, tiny_model_cfg(method=dict(type='DecoderOnly')))
+    monkeypatch.setattr(efficiency, 'count_forward_flops', lambda *a: 1)
+    monkeypatch.setattr(efficiency, 'count_train_flops', lambda *a: 1)
+    figures = efficiency.measure(model, batch_size=1, size=(32, 32), steps=2, warmup=1,
+                                 device='cpu')
+    assert figures['warmup_steps'] == expected_warmup
+    assert len(figures['train_step_s_all']) == 2
+    steady = 0 if growing_steps < expected_warmup + 1 else 10 * efficiency.STEADY_FAULTS
+    assert figures['train_step_minor_faults'] == [steady, steady]
