@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-__all__ = ['gelu_lowrank', 'CHUNK_ELEMENTS']
+__all__ = ['gelu_lowrank', 'is_plain_gelu_mlp', 'CHUNK_ELEMENTS']
 
 #: Elements of one ``[T, rows, H]`` chunk (float32: 4 MiB), sized for a CPU's L2/L3 cache.
 CHUNK_ELEMENTS = 1 << 20
@@ -62,6 +62,14 @@ class _GeluLowRank(torch.autograd.Function):
             grad_up.baddbmm_(grad_hidden.transpose(1, 2), low[:, rows])
             grad_low[:, rows] = torch.bmm(grad_hidden, up)
         return grad_base, grad_low, grad_up, grad_down
+
+
+def is_plain_gelu_mlp(mlp: torch.nn.Module) -> bool:
+    """Whether a Swin ``Mlp``'s hidden layer is what :func:`gelu_lowrank` computes: exact GELU
+    and no active dropout."""
+    drop = mlp.drop
+    return (isinstance(mlp.act, torch.nn.GELU) and mlp.act.approximate == 'none'
+            and not (isinstance(drop, torch.nn.Dropout) and drop.p > 0 and drop.training))
 
 
 def gelu_lowrank(base: torch.Tensor, low: torch.Tensor, up: torch.Tensor,

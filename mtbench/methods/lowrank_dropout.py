@@ -30,8 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-__all__ = ['LowRankDropout', 'dropped_positions', 'dropout_lowrank', 'lowrank_dropout_forward',
-           'lowrank_dropout_backward', 'sparse_dropout']
+__all__ = ['LowRankDropout', 'dropped_positions', 'dropout_lowrank', 'sparse_dropout']
 
 
 def dropped_positions(numel: int, p: float, device=None,
@@ -79,25 +78,22 @@ def _bag_offsets(sorted_keys: torch.Tensor, bags: int) -> torch.Tensor:
     return torch.searchsorted(sorted_keys, torch.arange(bags, device=sorted_keys.device))
 
 
-def lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
-                            generator: Optional[torch.Generator] = None
-                            ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+def _lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
+                             generator: Optional[torch.Generator] = None
+                             ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """Forward of ``F.linear(F.dropout(x2, p), weight)`` on plain tensors (no autograd).
 
     Args:
         x2: contiguous input ``[n, d]``.
         weight: ``[r, d]``.
-        p: drop probability in ``[0, 1)``.
+        p: drop probability in ``(0, 1)``.
 
     Returns:
         ``(low [n, r], mask)``; ``mask`` (dropped flat positions and the input values there) is
-        what :func:`lowrank_dropout_backward` needs besides ``x2`` and ``weight``.
+        what :func:`_lowrank_dropout_backward` needs besides ``x2`` and ``weight``.
     """
     d = x2.shape[1]
     low = F.linear(x2, weight)
-    if p == 0.0:
-        empty = torch.empty(0, dtype=torch.long, device=x2.device)
-        return low, (empty, x2.new_empty(0))
     pos = dropped_positions(x2.numel(), p, x2.device, generator)
     values = torch.take(x2, pos)
     if pos.numel():
@@ -107,13 +103,14 @@ def lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
     return low.mul_(1.0 / (1.0 - p)), (pos, values)
 
 
-def lowrank_dropout_backward(grad: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor,
-                             p: float, mask: Tuple[torch.Tensor, torch.Tensor],
-                             need_x: bool = True, need_weight: bool = True
-                             ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Gradients ``(d x2, d weight)`` of :func:`lowrank_dropout_forward` for ``grad`` ``[n, r]``."""
+def _lowrank_dropout_backward(grad: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor,
+                              p: float, mask: Tuple[torch.Tensor, torch.Tensor],
+                              need_x: bool = True, need_weight: bool = True
+                              ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Gradients ``(d x2, d weight)`` of :func:`_lowrank_dropout_forward` for ``grad``
+    ``[n, r]``."""
     pos, values = mask
-    g = grad * (1.0 / (1.0 - p)) if p else grad
+    g = grad * (1.0 / (1.0 - p))
     grad_x = grad_w = None
     if need_x:
         grad_x = g @ weight
@@ -137,7 +134,7 @@ class _DropoutLowRank(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, p: float,
                 generator: Optional[torch.Generator]) -> torch.Tensor:
         x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
-        low, mask = lowrank_dropout_forward(x2, weight.detach(), p, generator)
+        low, mask = _lowrank_dropout_forward(x2, weight.detach(), p, generator)
         ctx.save_for_backward(x2, weight, *mask)
         ctx.p, ctx.x_shape = p, x.shape
         return low.view(*x.shape[:-1], weight.shape[0])
@@ -146,7 +143,7 @@ class _DropoutLowRank(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         x2, weight, *mask = ctx.saved_tensors
-        grad_x, grad_w = lowrank_dropout_backward(
+        grad_x, grad_w = _lowrank_dropout_backward(
             grad.reshape(-1, weight.shape[0]), x2, weight, ctx.p, tuple(mask),
             ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return (None if grad_x is None else grad_x.view(ctx.x_shape)), grad_w, None, None

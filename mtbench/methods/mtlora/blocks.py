@@ -12,12 +12,11 @@ stream with the one shared :class:`PatchMerging` in a single batched call.
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 
-from mtbench.methods.gelu_lowrank import gelu_lowrank
+from mtbench.methods.gelu_lowrank import gelu_lowrank, is_plain_gelu_mlp
 from mtbench.methods.mtlora.layer import MTLoRALinear
-from mtbench.models.backbones import (BasicLayer, SwinBlock, tokens_to_windows,
-                                      windows_to_tokens)
+from mtbench.models.backbones import BasicLayer, SwinBlock
+from mtbench.models.backbones.swin_attention import shifted_window_attention
 
 __all__ = ['MTLoRABlock', 'MTLoRAStage']
 
@@ -70,10 +69,8 @@ class MTLoRABlock(SwinBlock):
         runs on the shared stream only, so only its context (not the ``1 + T`` ``proj`` output
         streams) goes through the window reversal and the cyclic shift. ``proj`` acts on each
         token alone, so the result is the same."""
-        windows, mask, padded = tokens_to_windows(self.norm1(x), hw, self.window_size,
-                                                  self.shift_size)
-        context = windows_to_tokens(self.attn.context(windows, mask), hw, padded,
-                                    self.window_size, self.shift_size)
+        context = shifted_window_attention(self.attn.context, self.norm1(x), hw,
+                                           self.window_size, self.shift_size)
         return self.attn.proj_drop(self.attn.proj(context))
 
     def _fused_task_mlp(self) -> bool:
@@ -83,8 +80,7 @@ class MTLoRABlock(SwinBlock):
         return (isinstance(fc1, MTLoRALinear) and isinstance(fc2, MTLoRALinear)
                 and bool(fc1.tasks) and fc1.tasks == fc2.tasks == self.mtlora_tasks
                 and fc1.shared_mode == fc2.shared_mode
-                and isinstance(mlp.act, nn.GELU) and mlp.act.approximate == 'none'
-                and not (isinstance(mlp.drop, nn.Dropout) and mlp.drop.p > 0 and self.training)
+                and is_plain_gelu_mlp(mlp)
                 and not fc1.linear.weight.requires_grad and not fc2.linear.weight.requires_grad)
 
     def _mlp_streams(self, h: torch.Tensor) -> torch.Tensor:

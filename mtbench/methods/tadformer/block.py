@@ -28,10 +28,9 @@ reproduces it (``docs/methods/tadformer.md``).
 from typing import Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from mtbench.methods.gelu_lowrank import gelu_lowrank
+from mtbench.methods.gelu_lowrank import gelu_lowrank, is_plain_gelu_mlp
 from mtbench.models.backbones import SwinBlock, tokens_to_windows, windows_to_tokens
 
 __all__ = ['TADFormerBlock']
@@ -134,11 +133,8 @@ class TADFormerBlock(SwinBlock):
         return x, tasks, prompts, skip
 
     def _hidden_in_chunks(self) -> bool:
-        """Whether the task MLP fits :func:`~mtbench.methods.gelu_lowrank.gelu_lowrank`
-        (exact GELU, no MLP dropout)."""
-        mlp = self.mlp
-        return (isinstance(mlp.act, nn.GELU) and mlp.act.approximate == 'none'
-                and not (isinstance(mlp.drop, nn.Dropout) and mlp.drop.p > 0 and self.training))
+        """Whether the task MLP fits :func:`~mtbench.methods.gelu_lowrank.gelu_lowrank`."""
+        return is_plain_gelu_mlp(self.mlp)
 
     def _task_streams(self, shortcut, x, a, proj_base, logits, hw, padded):
         """TPC + TA-module at proj, fc1 and fc2, with the shared MLP.
