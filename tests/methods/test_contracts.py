@@ -39,6 +39,13 @@ CASES = [
     ('mtlora-v2-inter', dict(type='MTLoRA', rank=2, task_rank=1, shared_mode='matrixv2',
                              intermediate_specialization=True, qkv_enabled=False), TASKS),
     ('mtlora-lora-only', dict(type='MTLoRA', rank=2, shared_mode='lora_only'), TASKS),
+    # cases: compacter
+    # cases: hypernetworks
+    # cases: shared-adapters-relbias
+    # cases: ditask
+    # cases: vmt-tsbn
+    # cases: faar
+    # cases: sinewich
 ]
 IDS = [c[0] for c in CASES]
 
@@ -190,3 +197,9 @@ def test_trainable_state_round_trip(case, tmp_path):
 def test_bad_hyper_parameters_are_clear_errors(method, match):
     with pytest.raises(ValueError, match=match):
         _build(method, TASKS)
+
+
+def test_every_registered_method_has_a_case():
+    covered = {c[1]['type'] for c in CASES}
+    missing = sorted(set(METHODS.module_dict) - covered)
+    assert not missing, f'registered methods without a contract case: {missing}'
