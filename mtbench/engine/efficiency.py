@@ -12,6 +12,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
+from mtbench.tasks import num_outputs
 
 __all__ = ['hardware_string', 'count_forward_flops', 'count_train_flops', 'measure']
 
@@ -42,7 +43,7 @@ def _fake_batch(model, batch_size: int, size: Sequence[int], device) -> dict:
     gt = {}
     g = torch.Generator().manual_seed(0)
     for task in model.tasks:
-        out = model.decoders[task].out_channels
+        out = num_outputs(task, model.dataset)
         if task in ('semseg', 'human_parts'):
             gt[task] = torch.randint(0, out, (batch_size, h, w), generator=g)
         elif task in ('saliency', 'edge'):

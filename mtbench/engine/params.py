@@ -15,7 +15,7 @@ def count_parameters(model: nn.Module) -> Dict:
         (``requires_grad``), and the trainable split into ``backbone_added`` (parameters the
         method added: LoRA, adapters, prompts, ...), ``backbone_original`` (pretrained backbone
         weights left trainable), ``decoders`` (task decoders/heads), and into ``shared`` vs
-        ``per_task`` (``{task: n}``: the task's decoder plus added parameters the method assigns
+        ``per_task`` (``{task: n}``: the task's decoder (its own part of a decoder group) plus added parameters the method assigns
         to that task). ``trainable == backbone_added + backbone_original + decoders`` and
         ``trainable == shared + sum(per_task.values())``.
     """
@@ -30,7 +30,9 @@ def count_parameters(model: nn.Module) -> Dict:
         counts['trainable'] += n
         if name.startswith('decoders.'):
             counts['decoders'] += n
-            per_task[name.split('.')[1]] += n
+            task = model.decoder_task_of(name[len('decoders.'):])
+            if task is not None:
+                per_task[task] += n
         elif name.startswith('backbone.'):
             sub = name[len('backbone.'):]
             if method.is_added(sub):

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from mtbench.models.param_formulas import fusion_head_params, swin_num_params
 
-__all__ = ['backbone_formula', 'decoders_formula']
+__all__ = ['backbone_formula', 'decoder_formula', 'decoders_formula']
 
 
 def backbone_formula(backbone: nn.Module) -> int:
@@ -17,7 +17,19 @@ def backbone_formula(backbone: nn.Module) -> int:
                            backbone.mlp_ratio)
 
 
+def decoder_formula(decoder: nn.Module) -> int:
+    """Closed-form parameter count of one decoder (a per-task head or a decoder group).
+
+    A decoder class other than the HRNet fusion head provides ``num_params_formula()``.
+    """
+    if hasattr(decoder, 'num_params_formula'):
+        return decoder.num_params_formula()
+    return fusion_head_params(decoder.in_channels, decoder.reduce_channels,
+                              decoder.out_channels, decoder.hidden_ratio)
+
+
 def decoders_formula(model: nn.Module) -> int:
     """Closed-form parameter count of every task decoder of ``model``."""
-    return sum(fusion_head_params(d.in_channels, d.reduce_channels, d.out_channels,
-                                  d.hidden_ratio) for d in model.decoders.values())
+    if not isinstance(model.decoders, nn.ModuleDict):
+        return decoder_formula(model.decoders)
+    return sum(decoder_formula(d) for d in model.decoders.values())

@@ -1,4 +1,15 @@
-"""The multi-task dense prediction model: shared backbone, one decoder per task."""
+"""The multi-task dense prediction model: shared backbone, per-task decoders (or a decoder group).
+
+Two kinds of decoder config:
+
+* a per-task head (e.g. ``HRNetFusionHead``): one instance per task, ``model.decoders`` is an
+  ``nn.ModuleDict`` keyed by task;
+* a decoder group, a registered class with ``multi_task = True``: one module for all tasks that
+  may share parameters between them. It is built with ``tasks``, ``in_channels`` and
+  ``out_channels`` (a ``{task: channels}`` dict), maps ``{task: features}`` to
+  ``{task: output}``, and says which task owns a parameter (``task_of(name)``, None for shared
+  ones) and how many parameters it has (``num_params_formula()``).
+"""
 import copy
 from typing import Dict, List, Optional, Sequence
 
@@ -26,7 +37,8 @@ class MultiTaskModel(BaseModel):
         backbone: backbone config (e.g. ``dict(type='SwinTransformer', arch='tiny')``).
         tasks: task names, e.g. ``('semseg', 'human_parts', 'saliency', 'normals')``.
         dataset: dataset name giving each task's output channels ('pascal-mt' or 'nyud-mt').
-        decoder: decoder config shared by the tasks (``in_channels``/``out_channels`` are filled).
+        decoder: decoder config shared by the tasks (``in_channels``/``out_channels`` are filled):
+            a per-task head, or a decoder group (``multi_task = True``; see the module docs).
         method: fine-tuning method config from :data:`mtbench.registry.METHODS`.
         pretrained: checkpoint for the backbone (a path, or 'timm:<tag>' to fetch through timm).
         loss_weights: per-task loss weights; defaults to the reference weights of
@@ -65,13 +77,8 @@ class MultiTaskModel(BaseModel):
             load_swin_pretrained(self.backbone, pretrained)
         self.pretrained = pretrained
 
-        decoder = dict(type='HRNetFusionHead') if decoder is None else dict(decoder)
-        self.decoders = nn.ModuleDict()
-        for task in tasks:
-            cfg = copy.deepcopy(decoder)
-            cfg.update(in_channels=list(self.backbone.out_channels),
-                       out_channels=num_outputs(task, dataset))
-            self.decoders[task] = build_or_explain(MODELS, cfg)
+        self.decoders = self._build_decoders(
+            dict(type='HRNetFusionHead') if decoder is None else dict(decoder))
 
         losses = dict(losses or {})
         unknown = set(losses) - set(tasks)
@@ -91,6 +98,39 @@ class MultiTaskModel(BaseModel):
         self.method = build_or_explain(METHODS, self.method_cfg)
         self.method.apply(self)
 
+    def _build_decoders(self, decoder: dict) -> nn.Module:
+        in_channels = list(self.backbone.out_channels)
+        kind = decoder.get('type')
+        decoder_cls = MODELS.get(kind) if isinstance(kind, str) else kind
+        if getattr(decoder_cls, 'multi_task', False):
+            cfg = copy.deepcopy(decoder)
+            cfg.update(tasks=list(self.tasks), in_channels=in_channels,
+                       out_channels={t: num_outputs(t, self.dataset) for t in self.tasks})
+            return build_or_explain(MODELS, cfg)
+        decoders = nn.ModuleDict()
+        for task in self.tasks:
+            cfg = copy.deepcopy(decoder)
+            cfg.update(in_channels=in_channels, out_channels=num_outputs(task, self.dataset))
+            decoders[task] = build_or_explain(MODELS, cfg)
+        return decoders
+
+    @property
+    def decoder_group(self) -> bool:
+        """Whether one decoder module serves every task (see the module docs)."""
+        return not isinstance(self.decoders, nn.ModuleDict)
+
+    def decoder_task_of(self, name: str) -> Optional[str]:
+        """The task that owns decoder parameter ``name`` (relative to ``decoders``), or None."""
+        if self.decoder_group:
+            return self.decoders.task_of(name)
+        return name.split('.', 1)[0]
+
+    def decode(self, feats: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
+        """Per-task decoder outputs at the decoders' resolution."""
+        if self.decoder_group:
+            return self.decoders(feats)
+        return {task: self.decoders[task](feats[task]) for task in self.tasks}
+
     def init_weights(self) -> None:
         """Weights are final at construction (pretrained loading happens before the method)."""
 
@@ -101,12 +141,11 @@ class MultiTaskModel(BaseModel):
 
     def forward_tasks(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Raw per-task outputs at the input size (after ``output_scale``)."""
-        feats = self.backbone(inputs, self.tasks)
+        decoded = self.decode(self.backbone(inputs, self.tasks))
         size = inputs.shape[-2:]
         outputs = {}
         for task in self.tasks:
-            out = self.decoders[task](feats[task])
-            out = F.interpolate(out, size=size, mode='bilinear', align_corners=False)
+            out = F.interpolate(decoded[task], size=size, mode='bilinear', align_corners=False)
             if self.output_scale[task] != 1.0:
                 out = out * self.output_scale[task]
             outputs[task] = out
