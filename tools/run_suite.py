@@ -23,10 +23,17 @@ def main():
     parser.add_argument('--dry-run', action='store_true', help='print the plan only')
     parser.add_argument('--no-leaderboard', action='store_true')
     parser.add_argument('--parallel', type=int, default=1, help='entries run at once')
+    parser.add_argument('--only', action='append', metavar='GLOB',
+                        help='run only the configs whose path or file stem matches (repeatable); '
+                             "the other entries' records are kept")
     args = parser.parse_args()
-    summary = run_suite(args.suite, args.launcher,
-                        dict(partition=args.partition, gpus=args.gpus), args.dry_run,
-                        not args.no_leaderboard, parallel=args.parallel)
+    try:
+        summary = run_suite(args.suite, args.launcher,
+                            dict(partition=args.partition, gpus=args.gpus), args.dry_run,
+                            not args.no_leaderboard, parallel=args.parallel, only=args.only)
+    except (ValueError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     sys.exit(1 if summary['failed'] and not summary['ran'] and not summary['skipped'] else 0)
 
 

@@ -19,8 +19,12 @@ With ``benchmark``, a local run then measures every config's efficiency figures
 rebuilt; with slurm it is skipped (measure on a compute node with that tool instead).
 
 Entries whose ``result.json`` was produced by the same config text, overrides and seed are
-skipped; a failing entry is reported and the suite goes on.
+skipped; a failing entry is reported and the suite goes on. ``only`` (``--only`` of
+``tools/run_suite.py``) runs the entries of matching configs alone: the records of the other
+entries stay in the results dir, so adding a method to a suite needs only the new runs.
 """
+import fnmatch
+import glob
 import hashlib
 import json
 import os
@@ -35,7 +39,7 @@ from typing import List, Optional
 
 from mmengine.config import Config
 
-__all__ = ['SuiteEntry', 'load_suite', 'plan_suite', 'run_suite']
+__all__ = ['SuiteEntry', 'load_suite', 'plan_suite', 'select_entries', 'run_suite']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAMP = 'suite_entry.json'
@@ -98,6 +102,40 @@ def plan_suite(suite: dict) -> List[SuiteEntry]:
             entries.append(SuiteEntry(config, int(seed),
                                       osp.join(suite['work_root'], stem, f'seed{seed}'), options))
     return entries
+
+
+def select_entries(entries: List[SuiteEntry], only: Optional[List[str]]) -> List[SuiteEntry]:
+    """The entries whose config path or file stem matches a glob of ``only`` (all if empty).
+
+    Raises:
+        ValueError: when a pattern matches no config of the suite.
+    """
+    if not only:
+        return entries
+
+    def hit(entry, pattern):
+        stem = osp.splitext(osp.basename(entry.config))[0]
+        return fnmatch.fnmatchcase(entry.config, pattern) or fnmatch.fnmatchcase(stem, pattern)
+
+    for pattern in only:
+        if not any(hit(e, pattern) for e in entries):
+            stems = sorted({osp.splitext(osp.basename(e.config))[0] for e in entries})
+            raise ValueError(f'--only {pattern!r} matches no config of the suite; its configs: '
+                             f'{", ".join(stems)}')
+    return [e for e in entries if any(hit(e, p) for p in only)]
+
+
+def _drop_unplanned_records(results: str, entries: List[SuiteEntry], log) -> None:
+    """Remove records of the results dir that belong to no (config, seed) of the suite."""
+    planned = {(osp.splitext(osp.basename(e.config))[0], e.seed) for e in entries}
+    for path in sorted(glob.glob(osp.join(results, '**', '*.json'), recursive=True)):
+        parts = osp.basename(path)[:-len('.json')].split('--')
+        seed = parts[-1][len('seed'):] if parts[-1].startswith('seed') else None
+        if len(parts) >= 3 and seed is not None and seed.isdigit() and \
+                (parts[-2], int(seed)) in planned:
+            continue
+        log(f'  removing stale record {osp.relpath(path, REPO)}')
+        os.remove(path)
 
 
 def _train_test_commands(entry: SuiteEntry, launcher: str, slurm: Optional[dict]):
@@ -172,11 +210,13 @@ def _benchmark(suite: dict, bench: dict, entries: List[SuiteEntry], log) -> None
 
 
 def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
-              dry_run: bool = False, rebuild: bool = True, log=print, parallel: int = 1) -> dict:
+              dry_run: bool = False, rebuild: bool = True, log=print, parallel: int = 1,
+              only: Optional[List[str]] = None) -> dict:
     """Run every entry of the suite at ``path`` and rebuild its leaderboard.
 
     With ``parallel > 1`` that many entries run at once (slurm jobs, or local processes that
     share the CPU cores / the GPU; local CPU processes get ``cores // parallel`` threads each).
+    With ``only`` (config globs), just the matching entries run (see :func:`select_entries`).
 
     Returns:
         ``{'ran': [...], 'skipped': [...], 'failed': [(work_dir, reason)], 'wall_time_s': t}``.
@@ -189,7 +229,8 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         ensure_pretrained_backbone()
     start = time.time()
     summary = {'ran': [], 'skipped': [], 'failed': []}
-    entries = plan_suite(suite)
+    planned = plan_suite(suite)
+    entries = select_entries(planned, only)
     todo = []
     for i, entry in enumerate(entries, 1):
         tag = f'[{i}/{len(entries)}] {entry.config} seed {entry.seed}'
@@ -237,11 +278,9 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
                                                                          'result.json'))]
         py = sys.executable
         if board.get('exclusive') and osp.isdir(osp.join(REPO, board['results'])):
-            # The results dir is this suite's alone: drop records of earlier runs (another
-            # schedule, dataset version...) so the tables show what this suite produced.
-            import shutil
-            log(f"  replacing {board['results']} with this suite's records")
-            shutil.rmtree(osp.join(REPO, board['results']))
+            # The results dir is this suite's alone: drop records of configs or seeds the suite
+            # no longer plans; the records of planned entries are replaced by those that ran.
+            _drop_unplanned_records(osp.join(REPO, board['results']), planned, log)
         if work_dirs:
             subprocess.run([py, 'tools/leaderboard.py', 'collect', *work_dirs, '--out',
                             board['results']], cwd=REPO, check=False)

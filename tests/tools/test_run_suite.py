@@ -62,3 +62,29 @@ def test_suite_runs_skips_and_survives_failures(synthetic_pascal, tmp_path, monk
     monkeypatch.setattr(suite_mod, '_train_test_commands', original)
     summary = run_suite(path, log=logs.append, dry_run=True)
     assert summary['skipped'] == [entries[0].work_dir]
+
+
+def test_only_selects_entries_and_exclusive_keeps_planned_records(tmp_path):
+    import pytest
+
+    from mtbench.engine.suite import _drop_unplanned_records, load_suite, select_entries
+    path = _suite_file(tmp_path, 'data/none')
+    entries = plan_suite(load_suite(path))
+    assert select_entries(entries, None) == entries
+    picked = select_entries(entries, ['bitfit_*'])
+    assert [e.config for e in picked] == [
+        'configs/synthetic/bitfit_swin-nano_synthetic-pascal-64.py']
+    assert select_entries(entries, ['configs/synthetic/decoder-only*']) == entries[:1]
+    with pytest.raises(ValueError, match="'nope' matches no config.*bitfit_swin-nano"):
+        select_entries(entries, ['nope'])
+
+    results = tmp_path / 'results' / 'pascal-mt'
+    results.mkdir(parents=True)
+    keep = ['decoder_only--decoder-only_swin-nano_synthetic-pascal-64--seed0.json',
+            'bitfit--bitfit_swin-nano_synthetic-pascal-64--seed0.json']
+    drop = ['bitfit--bitfit_swin-nano_synthetic-pascal-64--seed1.json',
+            'lora--lora-r4_swin-nano_synthetic-pascal-64--seed0.json', 'notes.json']
+    for name in keep + drop:
+        (results / name).write_text('{}')
+    _drop_unplanned_records(str(tmp_path / 'results'), entries, log=lambda _: None)
+    assert sorted(p.name for p in results.iterdir()) == sorted(keep)
