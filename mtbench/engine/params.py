@@ -15,8 +15,9 @@ def count_parameters(model: nn.Module) -> Dict:
         (``requires_grad``), and the trainable split into ``backbone_added`` (parameters the
         method added: LoRA, adapters, prompts, ...), ``backbone_original`` (pretrained backbone
         weights left trainable), ``decoders`` (task decoders/heads), and into ``shared`` vs
-        ``per_task`` (``{task: n}``: the task's decoder (its own part of a decoder group) plus added parameters the method assigns
-        to that task). ``trainable == backbone_added + backbone_original + decoders`` and
+        ``per_task`` (``{task: n}``: the task's decoder, or its own part of a decoder group,
+        plus added parameters the method assigns to that task).
+        ``trainable == backbone_added + backbone_original + decoders`` and
         ``trainable == shared + sum(per_task.values())``.
     """
     method = model.method
