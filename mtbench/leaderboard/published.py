@@ -45,6 +45,7 @@ class AuditedRow:
         flagged: True when ``|recomputed - published| > tolerance``.
         params_paper_m: the paper's trainable parameters in millions (None when not given).
         params_mtbench: mtbench's own count for this configuration (None when unknown).
+        config_mtbench: the mtbench config that runs this configuration (None when unknown).
         notes: audit remarks (why no recomputation, the parameter mismatch, ...).
     """
     raw: dict
@@ -54,6 +55,7 @@ class AuditedRow:
     flagged: bool
     params_paper_m: float | None
     params_mtbench: int | None
+    config_mtbench: str | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -95,7 +97,12 @@ def load_published(path) -> list[dict]:
 
 
 def load_param_counts(path) -> list[dict]:
-    """Read ``param_counts.json`` (``{"counts": [...]}``); an absent file gives ``[]``."""
+    """Read ``param_counts.json`` (``{"counts": [...]}``); an absent file gives ``[]``.
+
+    Each entry: ``dataset``, ``method`` and ``variant_regex`` (which published rows it matches),
+    ``configuration`` (in words), ``trainable`` (mtbench's count), ``source`` and, where mtbench
+    has one, ``config``: the config file that runs the configuration.
+    """
     path = Path(path)
     if not path.is_file():
         return []
@@ -172,7 +179,7 @@ def audit_published(rows: Sequence[Mapping], param_counts: Sequence[Mapping] = (
             notes.append(f'params: paper {paper_m:.2f}M, mtbench counts {ours:,} '
                          f'({ours / 1e6:.2f}M) for {entry["configuration"]}')
         audited.append(AuditedRow(dict(row), metrics, published, recomputed, flagged, paper_m,
-                                  ours, notes))
+                                  ours, entry.get('config') if entry else None, notes))
     return audited
 
 

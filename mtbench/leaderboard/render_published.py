@@ -113,8 +113,10 @@ def param_counts_markdown(dataset: str, counts: Sequence[Mapping],
             note = 'same at the papers\' precision'
         else:
             note = f'differs: mtbench {ours:.2f}M'
-        body.append([entry['configuration'], fmt_int(entry['trainable']),
+        config = f"`{entry['config']}`" if entry.get('config') else DASH
+        body.append([entry['configuration'], config, fmt_int(entry['trainable']),
                      '; '.join(papers) or DASH, note, entry['source']])
     return '\n'.join([f'#### mtbench parameter counts for published configurations — {dataset}',
-                      '', table(['configuration', 'mtbench trainable', 'published', 'note',
-                                 'source'], body, [False, True, False, False, False])]) + '\n'
+                      '', table(['configuration', 'mtbench config', 'mtbench trainable',
+                                 'published', 'note', 'source'], body,
+                                [False, False, True, False, False, False])]) + '\n'
