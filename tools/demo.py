@@ -19,6 +19,7 @@ import time
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.synthetic_setup import (ensure_pretrained_backbone,  # noqa: E402
                                             ensure_synthetic_data)
 
@@ -67,4 +68,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.leaderboard.build import build  # noqa: E402
 from mtbench.leaderboard.collect import collect  # noqa: E402
 from mtbench.leaderboard.records import load_record, record_warnings  # noqa: E402
@@ -71,4 +72,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -9,7 +9,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.synthetic_setup import ensure_pretrained_backbone  # noqa: E402
 
-if __name__ == '__main__':
+
+def main() -> None:
     ensure_pretrained_backbone(extra_args=sys.argv[1:])
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.runner_utils import load_config  # noqa: E402
 
 
@@ -22,4 +23,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.suite import run_suite  # noqa: E402
 
 
@@ -27,15 +28,11 @@ def main():
                         help='run only the configs whose path or file stem matches (repeatable); '
                              "the other entries' records are kept")
     args = parser.parse_args()
-    try:
-        summary = run_suite(args.suite, args.launcher,
-                            dict(partition=args.partition, gpus=args.gpus), args.dry_run,
-                            not args.no_leaderboard, parallel=args.parallel, only=args.only)
-    except (ValueError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if summary['failed'] and not summary['ran'] and not summary['skipped'] else 0)
+    summary = run_suite(args.suite, args.launcher,
+                        dict(partition=args.partition, gpus=args.gpus), args.dry_run,
+                        not args.no_leaderboard, parallel=args.parallel, only=args.only)
+    return 1 if summary['failed'] and not summary['ran'] and not summary['skipped'] else 0
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

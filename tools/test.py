@@ -11,7 +11,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.engine.preflight import check_model_checkpoint, preflight  # noqa: E402
 from mtbench.engine.runner_utils import build_runner, load_config  # noqa: E402
+from mtbench.errors import MissingPathError  # noqa: E402
 
 
 def parse_args():
@@ -42,13 +45,15 @@ def parse_args():
 def add_show_dir_hook(cfg, show_dir: str, max_samples: int = 20) -> str:
     """Create ``show_dir`` and append a ``PredictionVisualizationHook`` to ``cfg.custom_hooks``.
 
-    Exits with an error naming the directory if it cannot be created. Returns its absolute path.
+    Raises :class:`~mtbench.errors.MissingPathError` naming the directory if it cannot be
+    created. Returns its absolute path.
     """
     path = osp.abspath(show_dir)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
-        sys.exit(f'error: cannot create --show-dir {show_dir!r}: {err.strerror or err}')
+        raise MissingPathError(f'cannot create --show-dir {show_dir!r}: {err.strerror or err}; '
+                               'name a writable folder') from None
     hooks = list(cfg.get('custom_hooks') or [])
     hooks.append(dict(type='PredictionVisualizationHook', show_dir=path,
                       max_samples=max_samples if max_samples > 0 else None))
@@ -58,13 +63,16 @@ def add_show_dir_hook(cfg, show_dir: str, max_samples: int = 20) -> str:
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'error: checkpoint not found: {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir,
                       launcher=args.launcher)
+    # The checkpoint holds the whole model: check it fits before anything else, and do not
+    # load the pretrained backbone it replaces (its name stays in the record).
+    check_model_checkpoint(cfg, args.checkpoint)
+    cfg.model.load_pretrained = False
     cfg.load_from = args.checkpoint
     if args.show_dir:
         add_show_dir_hook(cfg, args.show_dir, args.show_max_samples)
+    preflight(cfg, ['test'], pretrained=False)
     runner = build_runner(cfg)
     if args.out:
         from mmengine.evaluator import DumpResults
@@ -73,4 +81,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -10,7 +10,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.engine.preflight import preflight  # noqa: E402
 from mtbench.engine.runner_utils import build_runner, load_config  # noqa: E402
+from mtbench.errors import ConfigError  # noqa: E402
 
 
 def parse_args():
@@ -49,7 +52,9 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
     if args.test and not cfg.get('test_dataloader'):
-        sys.exit(f'error: --test needs a test_dataloader in {args.config}')
+        raise ConfigError(f'--test needs a test_dataloader in {args.config}')
+    splits = ['train', *(['val'] if cfg.get('val_cfg') else []), *(['test'] if args.test else [])]
+    preflight(cfg, splits)
     runner = build_runner(cfg)
     runner.train()
     if args.test:
@@ -57,4 +62,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

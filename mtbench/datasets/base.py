@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from mtbench.errors import ConfigError, DataError, MissingPathError
 from mtbench.registry import TRANSFORMS
 from mtbench.tasks import TASKS, check_tasks
 
@@ -36,7 +37,9 @@ def read_bytes(path: PathLike) -> bytes:
         with open(path, 'rb') as f:
             return f.read()
     except FileNotFoundError:
-        raise FileNotFoundError(f'Missing file {path}') from None
+        raise MissingPathError(f'missing file {path}; the dataset layout expects it '
+                               '(tools/dataset_converters/check_dataset.py lists every '
+                               'missing file)') from None
 
 
 def _open_pil(path: PathLike, data: Optional[bytes], what: str):
@@ -46,7 +49,7 @@ def _open_pil(path: PathLike, data: Optional[bytes], what: str):
         img = Image.open(io.BytesIO(data))
         img.load()
     except Exception as err:  # PIL raises many types for corrupt files
-        raise ValueError(f'Cannot read {what} {path}: expected a readable image file '
+        raise DataError(f'cannot read {what} {path}: expected a readable image file '
                          f'({type(err).__name__}: {err})') from None
     return img
 
@@ -67,7 +70,7 @@ def read_npy(path: PathLike, data: Optional[bytes] = None) -> np.ndarray:
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as err:
-        raise ValueError(f'Cannot read {path}: expected a .npy array '
+        raise DataError(f'cannot read {path}: expected a .npy array '
                          f'({type(err).__name__}: {err})') from None
 
 
@@ -78,11 +81,11 @@ def read_mat(path: PathLike, keys: Sequence[str], data: Optional[bytes] = None) 
     try:
         mat = loadmat(io.BytesIO(data), variable_names=list(keys))
     except Exception as err:
-        raise ValueError(f'Cannot read {path}: expected a MATLAB .mat file '
+        raise DataError(f'cannot read {path}: expected a MATLAB .mat file '
                          f'({type(err).__name__}: {err})') from None
     missing = [k for k in keys if k not in mat]
     if missing:
-        raise ValueError(f'{path} has no variable {missing[0]!r}; expected variables: '
+        raise DataError(f'{path} has no variable {missing[0]!r}; expected variables: '
                          f'{", ".join(keys)}')
     return mat
 
@@ -91,10 +94,12 @@ def read_split_ids(split_file: PathLike) -> List[str]:
     """Read one id per line (blank lines skipped), raising when the file is missing or empty."""
     split_file = Path(split_file)
     if not split_file.is_file():
-        raise FileNotFoundError(f'Missing split file {split_file} (one image id per line)')
+        raise MissingPathError(f'missing split file {split_file} (one image id per line); '
+                               'check data_root and the dataset layout (docs/datasets.md)')
     ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
     if not ids:
-        raise ValueError(f'Split file {split_file} lists no image ids')
+        raise DataError(f'split file {split_file} lists no image ids; it needs one image id '
+                        'per line')
     return ids
 
 
@@ -153,11 +158,11 @@ class MultiTaskDataset(BaseDataset):
         tasks = tuple(dict.fromkeys(all_tasks if tasks is None else tasks))
         check_tasks(tasks, self.DATASET_NAME)
         if not tasks:
-            raise ValueError(f'{type(self).__name__}: tasks must name at least one of '
-                             f'{", ".join(all_tasks)}')
+            raise ConfigError(f'{type(self).__name__}: tasks must name at least one of '
+                              f'{", ".join(all_tasks)}')
         if split not in self.SPLIT_FILES:
-            raise ValueError(f'{type(self).__name__}: unknown split {split!r}; expected one of '
-                             f'{", ".join(self.SPLIT_FILES)}')
+            raise ConfigError(f'{type(self).__name__}: unknown split {split!r}; expected one '
+                              f'of {", ".join(self.SPLIT_FILES)}')
         self.split = split
         self.tasks = tasks
         self.require_all_tasks = require_all_tasks
@@ -214,8 +219,9 @@ class MultiTaskDataset(BaseDataset):
         """
         root = Path(data_root)
         if not root.is_dir():
-            raise FileNotFoundError(f'{cls.DATASET_NAME}: data root {root} does not exist or is '
-                                    'not a directory')
+            raise MissingPathError(f'{cls.DATASET_NAME}: data root {root} does not exist or is '
+                                   'not a directory; put the dataset there (docs/datasets.md) '
+                                   'or set data_root with --cfg-options')
         split_rel = cls.SPLIT_FILES[split]
         ids = read_split_ids(root / split_rel)
         variant = cls._detect_variant(root, ids)
@@ -240,7 +246,7 @@ class MultiTaskDataset(BaseDataset):
         if missing:
             shown = '\n  '.join(missing[:10])
             more = f'\n  ... and {len(missing) - 10} more' if len(missing) > 10 else ''
-            raise FileNotFoundError(
+            raise DataError(
                 f'{self.DATASET_NAME} {self.split}: {len(missing)} file(s) listed by '
                 f'{self.SPLIT_FILES[self.split]} are missing under {self.data_root}:\n  '
                 f'{shown}{more}')
@@ -269,7 +275,7 @@ class MultiTaskDataset(BaseDataset):
         for task, arr in gt.items():
             if arr.shape[:2] != shape:
                 if self.strict_size:
-                    raise ValueError(
+                    raise DataError(
                         f'{info["gt_paths"].get(task, task)}: {task} target is '
                         f'{arr.shape[0]}x{arr.shape[1]} but image {info["img_path"]} is '
                         f'{shape[0]}x{shape[1]}; expected equal sizes')

@@ -17,6 +17,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .base import file_list_checksum, read_bytes, read_mat, read_npy, read_png, read_rgb
+from mtbench.fileio import write_text_atomic
+
 from .nyud_mt import NYUDv2MT
 from .pascal_mt import PascalContextMT, parse_human_parts
 
@@ -62,8 +64,7 @@ class CheckReport:
 
     def write_index(self, path) -> None:
         """Write :meth:`index` as JSON to ``path``."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.index(), indent=1) + '\n')
+        write_text_atomic(path, json.dumps(self.index(), indent=1) + '\n')
 
 
 def _value_problem(arr: np.ndarray, allowed: np.ndarray, what: str) -> Optional[str]:

@@ -13,6 +13,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from mtbench.errors import CheckpointError, MissingPathError
+
 __all__ = ['SAFE_GLOBALS', 'UnsafeCheckpointError', 'register_safe_globals', 'safe_torch_load']
 
 
@@ -39,7 +41,7 @@ def _history_buffer_getattr(obj, name: str):
 SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
 
 
-class UnsafeCheckpointError(RuntimeError):
+class UnsafeCheckpointError(CheckpointError):
     """A checkpoint holds a pickled object outside the allow-list; it was not executed."""
 
 
@@ -52,15 +54,22 @@ def safe_torch_load(filename, map_location=None):
     """``torch.load(weights_only=True)`` with mtbench's allow-list and a clear refusal message.
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        MissingPathError: the file does not exist.
         UnsafeCheckpointError: the file needs a global that is not allow-listed.
+        CheckpointError: the file is not a checkpoint, or is truncated.
     """
     register_safe_globals()
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except FileNotFoundError:
-        raise FileNotFoundError(f'checkpoint not found: {filename}') from None
+        raise MissingPathError(f'checkpoint not found: {filename}; check the path') from None
+    except IsADirectoryError:
+        raise CheckpointError(f'{filename} is a directory, not a checkpoint file; name a .pth '
+                              'file in it') from None
     except pickle.UnpicklingError as err:
+        if 'weights only' not in str(err).lower() and 'weights_only' not in str(err).lower():
+            raise CheckpointError(f'{filename} is not a checkpoint (unpickling failed: {err}); '
+                                  'name a .pth file saved by mtbench or mmengine') from None
         detail = str(err).strip().splitlines()
         reason = next((line for line in detail if 'GLOBAL' in line or 'global' in line),
                       detail[0] if detail else '')
@@ -69,6 +78,11 @@ def safe_torch_load(filename, map_location=None):
             f'allow-list, and loading it could execute code. ({reason.strip()}) Only load '
             'checkpoints you trust; to inspect a trusted file use '
             'torch.load(path, weights_only=False) yourself.') from None
+    except Exception as err:  # torch.load raises many types for non-checkpoint files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ''
+        raise CheckpointError(f'{filename} is not a readable checkpoint ({type(err).__name__}: '
+                              f'{first}); it may be truncated (a run killed while saving?) or '
+                              'another kind of file: use another checkpoint of the run') from None
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)

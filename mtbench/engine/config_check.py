@@ -5,6 +5,7 @@ at all; :func:`check_config` names the key, the bad value and the closest valid 
 """
 import difflib
 
+from mtbench.errors import ConfigError
 from mtbench.registry import (DATASETS, EVALUATOR, HOOKS, METHODS, METRICS, MODELS, TRANSFORMS,
                               _all_names, accepted_arguments)
 
@@ -17,10 +18,6 @@ RUNNER_KEYS = (
     'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
     'randomness', 'experiment_name', 'vis_backends', 'tasks', 'data_root', 'dataset_type',
     'find_unused_parameters', 'model_wrapper_cfg', 'sync_bn')
-
-
-class ConfigError(ValueError):
-    """A config names something that does not exist."""
 
 
 def _hint(name, choices) -> str:

@@ -1,38 +1,71 @@
 """Shared logic of ``tools/train.py`` and ``tools/test.py``: config loading and Runner building."""
 import argparse
 import os.path as osp
-import sys
 from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from mtbench.engine.config_check import ConfigError, check_config
+from mtbench.engine.config_check import check_config
+from mtbench.errors import ConfigError, MissingPathError
 
-__all__ = ['load_config', 'build_runner', 'parse_cfg_options']
+__all__ = ['load_config', 'read_config_file', 'build_runner', 'parse_cfg_options']
 
 
 def parse_cfg_options(options: Sequence[str]) -> dict:
-    """Parse ``key=value`` overrides like mmengine's ``--cfg-options``."""
+    """Parse ``key=value`` overrides like mmengine's ``--cfg-options``.
+
+    Raises:
+        ConfigError: an option is not ``KEY=VALUE``.
+    """
+    for option in options:
+        key, sep, _ = option.partition('=')
+        if not sep or not key or not all(part.isidentifier() or part.isdigit()
+                                         for part in key.split('.')):
+            raise ConfigError(f'--cfg-options {option!r} is not KEY=VALUE (e.g. '
+                              'train_cfg.max_iters=100 or model.pretrained=None)')
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def read_config_file(path: str) -> Config:
+    """``Config.fromfile`` with one-line errors for a missing or broken file.
+
+    Raises:
+        MissingPathError: ``path`` is not a file.
+        ConfigError: the file does not parse (the message names the line) or fails to load.
+    """
+    if not osp.isfile(path):
+        hint = ' (it is a directory)' if osp.isdir(path) else ''
+        raise MissingPathError(f'config file not found: {path}{hint}; configs live under '
+                               'configs/, e.g. configs/mtlora/mtlora-r16_swin-t_pascal-mt-448.py')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as err:
+        raise ConfigError(f'{err.filename or path}, line {err.lineno}: {err.msg}; fix the '
+                          'Python syntax of the config') from None
+    except (OSError, ImportError, NameError, KeyError, TypeError, ValueError) as err:
+        if isinstance(err, MissingPathError):
+            raise
+        raise ConfigError(f'cannot load config {path}: {type(err).__name__}: {err}') from None
 
 
 def load_config(path: str, cfg_options: Sequence[str] = (), work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Load a config, apply overrides, set work_dir/launcher and validate it.
 
-    Exits with a one-line error naming the problem (missing file, misspelt key, unknown type).
+    Raises:
+        MissingPathError: the config file does not exist.
+        ConfigError: the config does not parse, an override is malformed, or a key/type is
+            misspelt (the message names it and the closest valid choices).
     """
-    if not osp.isfile(path):
-        sys.exit(f'error: config file not found: {path}')
+    cfg = read_config_file(path)
     try:
-        cfg = Config.fromfile(path)
         if cfg_options:
             cfg.merge_from_dict(parse_cfg_options(cfg_options))
         check_config(cfg)
     except ConfigError as err:
-        sys.exit(f'error in {path}: {err}')
+        raise ConfigError(f'{path}: {err}') from None
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -50,7 +83,9 @@ def build_runner(cfg: Config):
 
     from mtbench.engine.cpu_ddp import prepare_cpu_distributed
     from mtbench.engine.cpu_memory import tune_malloc
+    from mtbench.fileio import install_atomic_checkpoint_writes
     tune_malloc()
+    install_atomic_checkpoint_writes()
     prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

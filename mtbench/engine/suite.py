@@ -39,6 +39,10 @@ from typing import List, Optional
 
 from mmengine.config import Config
 
+from mtbench.engine.runner_utils import read_config_file
+from mtbench.errors import ConfigError, MissingPathError
+from mtbench.fileio import write_json_atomic
+
 __all__ = ['SuiteEntry', 'load_suite', 'plan_suite', 'select_entries', 'run_suite']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -79,16 +83,18 @@ class SuiteEntry:
 def load_suite(path: str) -> dict:
     """Read and validate a suite file."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'suite file not found: {path}')
-    suite = Config.fromfile(path).get('suite')
+        raise MissingPathError(f'suite file not found: {path}; suites live under '
+                               'configs/suites/')
+    suite = read_config_file(path).get('suite')
     if not isinstance(suite, dict):
-        raise ValueError(f'{path} must define `suite = dict(...)`')
+        raise ConfigError(f'{path} must define `suite = dict(...)`')
     for key in ('name', 'configs', 'seeds', 'work_root'):
         if key not in suite:
-            raise ValueError(f'{path}: suite.{key} is missing')
+            raise ConfigError(f'{path}: suite.{key} is missing')
     for config in suite['configs']:
         if not osp.isfile(osp.join(REPO, config)):
-            raise FileNotFoundError(f'{path}: suite config not found: {config}')
+            raise MissingPathError(f'{path}: suite config not found: {config}; fix the path '
+                                   'or remove the entry')
     return dict(suite)
 
 
@@ -108,7 +114,7 @@ def select_entries(entries: List[SuiteEntry], only: Optional[List[str]]) -> List
     """The entries whose config path or file stem matches a glob of ``only`` (all if empty).
 
     Raises:
-        ValueError: when a pattern matches no config of the suite.
+        ConfigError: when a pattern matches no config of the suite.
     """
     if not only:
         return entries
@@ -120,7 +126,7 @@ def select_entries(entries: List[SuiteEntry], only: Optional[List[str]]) -> List
     for pattern in only:
         if not any(hit(e, pattern) for e in entries):
             stems = sorted({osp.splitext(osp.basename(e.config))[0] for e in entries})
-            raise ValueError(f'--only {pattern!r} matches no config of the suite; its configs: '
+            raise ConfigError(f'--only {pattern!r} matches no config of the suite; its configs: '
                              f'{", ".join(stems)}')
     return [e for e in entries if any(hit(e, p) for p in only)]
 
@@ -171,8 +177,8 @@ def _run_entry(entry: SuiteEntry, launcher: str, slurm: Optional[dict], log,
                        env=run_env)
     if test:
         _run_test(entry, test, run_env, log)
-    with open(osp.join(entry.work_dir, STAMP), 'w') as f:
-        json.dump({'key': entry.key, 'config': entry.config, 'seed': entry.seed}, f)
+    write_json_atomic(osp.join(entry.work_dir, STAMP),
+                      {'key': entry.key, 'config': entry.config, 'seed': entry.seed})
 
 
 def _run_test(entry: SuiteEntry, test: List[str], run_env: dict, log) -> None:

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from typing import Optional
 
-import torch
+
+from mtbench.fileio import torch_save_atomic, write_text_atomic
 
 __all__ = ['SYNTHETIC_DATA', 'ensure_synthetic_data', 'ensure_pretrained_backbone',
            'extract_backbone_state', 'pretrain_settings', 'PRETRAINED_PATH',
@@ -46,8 +47,7 @@ def _stamp_ok(path: str, settings: dict) -> bool:
 
 
 def _write_stamp(path: str, settings: dict) -> None:
-    with open(path, 'w') as f:
-        json.dump(settings, f, sort_keys=True)
+    write_text_atomic(path, json.dumps(settings, sort_keys=True))
 
 
 def ensure_synthetic_data(name: str, root: str = 'data/synthetic', size: int = 64,
@@ -105,8 +105,8 @@ def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         last = f.read().strip()
     os.makedirs(osp.dirname(out_path), exist_ok=True)
-    torch.save({'model': extract_backbone_state(last),
-                'meta': {'source': PRETRAIN_CONFIG, 'checkpoint': last}}, out_path)
+    torch_save_atomic({'model': extract_backbone_state(last),
+                       'meta': {'source': PRETRAIN_CONFIG, 'checkpoint': last}}, out_path)
     _write_stamp(stamp, settings)
     print(f'[pretrain] saved backbone weights to {out_path}')
     return out_path

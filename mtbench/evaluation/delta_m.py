@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Union
 
+from mtbench.errors import MissingPathError
 from mtbench.leaderboard.delta_m import mean_relative_gain
 from mtbench.tasks import TASKS
 
@@ -50,7 +51,7 @@ def load_reference(name_or_path: Union[str, Path, Mapping]) -> dict:
         if not path.is_file():
             path = BASELINES_DIR / f'{name_or_path}.json'
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingPathError(
                 f'No reference table {str(name_or_path)!r}; bundled tables: '
                 f'{", ".join(available_references()) or "none"} (in {BASELINES_DIR})')
         table = json.loads(path.read_text())

@@ -15,6 +15,7 @@ from mtbench.leaderboard.export import write_csv
 from mtbench.leaderboard.published import audit_published, load_param_counts, load_published
 from mtbench.leaderboard.records import load_record, record_warnings
 from mtbench.leaderboard.references import is_single_task_record, load_baselines
+from mtbench.fileio import write_text_atomic
 from mtbench.leaderboard.render import cell, section_markdown, suite_markdown
 from mtbench.leaderboard.render_published import param_counts_markdown, published_markdown
 
@@ -186,7 +187,7 @@ def build(results_dir, out_dir, baselines_dir='leaderboard/baselines',
         report.written.append(str(path))
     text = readme_markdown(sections, suite, published, counts, report.skipped,
                            results_label or str(results_dir), links)
-    (out / 'README.md').write_text(text, encoding='utf-8', newline='\n')
+    write_text_atomic(out / 'README.md', text)
     report.written.append(str(out / 'README.md'))
     report.records = len(records)
     report.single_task = sum(is_single_task_record(r) for r in records)

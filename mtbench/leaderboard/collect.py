@@ -10,11 +10,11 @@ Example:
     >>> report = collect(['work_dirs/full_ft'], 'leaderboard/results')  # doctest: +SKIP
     >>> print(report.summary())  # doctest: +SKIP
 """
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtbench.fileio import copy_atomic
 from mtbench.leaderboard.records import load_record, record_filename, record_warnings
 from mtbench.leaderboard.references import dataset_key
 
@@ -133,7 +133,7 @@ def collect(work_dirs: Sequence, out_dir) -> CollectReport:
     for dest, (src, record, raw) in sorted(planned.items()):
         dest.parent.mkdir(parents=True, exist_ok=True)
         if not dest.is_file() or dest.read_bytes() != raw:
-            shutil.copyfile(src, dest)
+            copy_atomic(src, dest)
         report.collected.append((src, str(dest)))
         report.warnings.extend((src, w) for w in record_warnings(record))
     return report

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from mtbench.leaderboard.aggregate import Section, Stat
+from mtbench.fileio import atomic_open
 from mtbench.leaderboard.records import EFFICIENCY_FIELDS
 from mtbench.tasks import TASKS
 
@@ -72,4 +73,5 @@ def sections_frame(sections: Sequence[Section]) -> pd.DataFrame:
 
 def write_csv(sections: Sequence[Section], path) -> None:
     """Write :func:`sections_frame` to ``path`` (``\\n`` line ends, UTF-8)."""
-    sections_frame(sections).to_csv(path, index=False, lineterminator='\n', encoding='utf-8')
+    with atomic_open(path, 'w', newline='') as f:
+        sections_frame(sections).to_csv(f, index=False, lineterminator='\n')

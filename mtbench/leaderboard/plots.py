@@ -12,6 +12,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from mtbench.fileio import atomic_open  # noqa: E402
 from mtbench.leaderboard.aggregate import Section  # noqa: E402
 from mtbench.tasks import TASKS  # noqa: E402
 
@@ -28,7 +29,8 @@ def _label(row) -> str:
 
 def _save(fig, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI, format='png', metadata={'Software': None})
+    with atomic_open(path, 'wb') as f:
+        fig.savefig(f, dpi=_DPI, format='png', metadata={'Software': None})
     plt.close(fig)
 
 

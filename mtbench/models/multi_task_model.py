@@ -41,6 +41,9 @@ class MultiTaskModel(BaseModel):
             a per-task head, or a decoder group (``multi_task = True``; see the module docs).
         method: fine-tuning method config from :data:`mtbench.registry.METHODS`.
         pretrained: checkpoint for the backbone (a path, or 'timm:<tag>' to fetch through timm).
+        load_pretrained: load ``pretrained`` at construction. ``tools/test.py`` passes False
+            when a checkpoint of the whole model is loaded next; ``pretrained`` is still
+            recorded as the weights the model started from.
         loss_weights: per-task loss weights; defaults to the reference weights of
             :data:`mtbench.tasks.TASKS`.
         losses: per-task loss configs overriding the defaults.
@@ -57,7 +60,8 @@ class MultiTaskModel(BaseModel):
 
     def __init__(self, backbone: dict, tasks: Sequence[str], dataset: str = 'pascal-mt',
                  decoder: Optional[dict] = None, method: Optional[dict] = None,
-                 pretrained: Optional[str] = None, loss_weights: Optional[Dict] = None,
+                 pretrained: Optional[str] = None, load_pretrained: bool = True,
+                 loss_weights: Optional[Dict] = None,
                  losses: Optional[Dict] = None, output_scale: Optional[Dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if data_preprocessor is None:
@@ -72,7 +76,7 @@ class MultiTaskModel(BaseModel):
         self.tasks = tasks
         self.dataset = dataset
         self.backbone = build_or_explain(MODELS, backbone)
-        if pretrained:
+        if pretrained and load_pretrained:
             from mtbench.models.backbones import load_swin_pretrained
             load_swin_pretrained(self.backbone, pretrained)
         self.pretrained = pretrained

@@ -14,6 +14,7 @@ from runner_cfg import REPO, small_runner_cfg
 
 from mtbench.engine.hooks import PredictionVisualizationHook
 from mtbench.engine.hooks.visualization_hook import BINARY_IGNORE_GRAY, CAPTION_HEIGHT
+from mtbench.errors import MissingPathError
 from mtbench.models.data_preprocessor import MultiTaskDataPreprocessor
 from mtbench.registry import HOOKS
 
@@ -126,7 +127,7 @@ def test_uncreatable_show_dir_is_named(tmp_path):
     bad = str(blocker / 'show')
     with pytest.raises(OSError, match='show'):
         PredictionVisualizationHook(bad).before_test(_fake_runner())
-    with pytest.raises(SystemExit, match=r'--show-dir .*file/show'):
+    with pytest.raises(MissingPathError, match=r'--show-dir .*file/show'):
         _load_test_tool().add_show_dir_hook(SimpleNamespace(get=lambda k: None), bad)
 
 

@@ -20,6 +20,10 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.errors import ConfigError, RecordError  # noqa: E402
+from mtbench.fileio import write_json_atomic  # noqa: E402
+
 
 def _measure_one(args) -> None:
     import torch
@@ -88,8 +92,7 @@ def main():
         summary['rounds'] = len(figures)
         results[config] = summary
         stem = osp.splitext(osp.basename(config))[0]
-        with open(osp.join(args.out, f'{stem}.json'), 'w') as f:
-            json.dump(summary, f, indent=2, sort_keys=True)
+        write_json_atomic(osp.join(args.out, f'{stem}.json'), summary)
     base = results[args.configs[0]]
     print(f'\nhardware: {base["hardware"]}, batch {args.batch_size}, input {args.size}')
     header = (f'{"config":58s} {"GFLOPs/img":>10s} {"train GF":>8s} {"step s":>8s} {"x first":>8s} '
@@ -105,8 +108,9 @@ def main():
     targets = []
     if args.update_records is not None:
         if len(args.update_records) != len(args.configs):
-            sys.exit(f'error: --update-records got {len(args.update_records)} work dirs for '
-                     f'{len(args.configs)} configs; give one per config, in the same order')
+            raise ConfigError(f'--update-records got {len(args.update_records)} work dirs for '
+                              f'{len(args.configs)} configs; give one per config, in the same '
+                              'order')
         targets += [(c, osp.join(w, 'result.json')) for c, w in zip(args.configs,
                                                                       args.update_records)]
     if args.records_root is not None:
@@ -124,9 +128,9 @@ def main():
 
 def update_record(path: str, figures: dict) -> None:
     """Write the benchmark ``figures`` into the ``efficiency`` field of the record at ``path``."""
-    from mtbench.engine.hooks.result_record_hook import write_json_atomic
     if not osp.isfile(path):
-        sys.exit(f'error: no result record {path} to add efficiency figures to')
+        raise RecordError(f'no result record {path} to add efficiency figures to; run '
+                          'tools/test.py (or tools/train.py --test) for that work dir first')
     with open(path) as f:
         record = json.load(f)
     record['efficiency'] = {k: figures[k] for k in (
@@ -136,4 +140,4 @@ def update_record(path: str, figures: dict) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from mtbench.cli import run_cli
 from mtbench.evaluation import (NormalsMetric, SaliencyMetric, SegmentationMetric,
                                 build_task_metrics)
 from mtbench.registry import METRICS
@@ -99,4 +100,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

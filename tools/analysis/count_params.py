@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.model_builder import build_model_from_config  # noqa: E402
 from mtbench.engine.params import count_parameters, format_parameter_table  # noqa: E402
 from mtbench.engine.runner_utils import load_config  # noqa: E402
@@ -38,4 +39,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

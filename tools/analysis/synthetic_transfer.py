@@ -18,6 +18,8 @@ from scipy.stats import kendalltau
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.errors import RecordError  # noqa: E402
 from mtbench.leaderboard import delta_m  # noqa: E402
 
 PRETRAINED = 'full-ft_swin-nano_synthetic-pascal-64'
@@ -35,7 +37,8 @@ def main():
             task = r['tasks'][0]
             singles.setdefault(task, []).append(r['primary'][task]['value'])
     if not singles:
-        sys.exit(f'no single-task records in {args.results}: run the synthetic suite first')
+        raise RecordError(f'no single-task records in {args.results}: run the synthetic suite '
+                          'first (tools/run_suite.py configs/suites/synthetic.py)')
     reference = {t: st.mean(v) for t, v in singles.items()}
     runs = {}
     for r in records:
@@ -71,4 +74,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -21,6 +21,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.errors import ConfigError  # noqa: E402
 from mtbench.analysis.task_similarity import FORMULAS, run_task_similarity  # noqa: E402
 from mtbench.engine.runner_utils import load_config  # noqa: E402
 
@@ -64,7 +66,7 @@ def main(argv=None):
             params=args.params, lr=args.lr, load_pretrained=not args.no_pretrained,
             device=args.device, seed=args.seed)
     except ValueError as err:
-        sys.exit(f'error: {err}')
+        raise ConfigError(str(err)) from None
     with open(paths['grouping']) as f:
         grouping = json.load(f)['grouping']
     for stage, groups in enumerate(grouping):
@@ -74,4 +76,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.datasets.checks import DATASETS_BY_NAME, check_dataset  # noqa: E402
 
 __all__ = ['parse_args', 'main']
@@ -63,4 +64,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

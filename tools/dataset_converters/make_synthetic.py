@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mtbench.cli import run_cli  # noqa: E402
 from mtbench.datasets.synthetic import (FAMILIES, LAYOUTS, PACKAGINGS,  # noqa: E402
                                         generate_dataset)
 
@@ -56,4 +57,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

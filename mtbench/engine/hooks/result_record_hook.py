@@ -1,11 +1,9 @@
 """Write ``work_dir/result.json`` after testing (the leaderboard's input)."""
 import json
-import os
 import os.path as osp
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 
@@ -14,6 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mtbench.engine.params import count_parameters
+from mtbench.fileio import write_json_atomic
 from mtbench.registry import HOOKS
 from mtbench.tasks import TASKS
 
@@ -21,22 +20,6 @@ __all__ = ['ResultRecordHook', 'write_json_atomic', 'peak_memory_mb', 'git_commi
 
 SCHEMA_VERSION = 1
 TRAIN_INFO = 'train_info.json'
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write JSON to ``path`` through a temporary file and an atomic rename."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=str)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def peak_memory_mb() -> float:

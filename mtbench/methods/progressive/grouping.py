@@ -19,6 +19,8 @@ tool (``tools/analysis/task_similarity.py``) writes it.
 import json
 from typing import Dict, List, Optional, Sequence, Union
 
+from mtbench.fileio import write_text_atomic
+
 __all__ = ['GroupingError', 'normalize_grouping', 'default_grouping', 'group_key',
            'parent_indices', 'load_grouping_file', 'save_grouping_file']
 
@@ -139,6 +141,5 @@ def load_grouping_file(path: str, tasks: Optional[Sequence[str]] = None) -> Grou
 def save_grouping_file(path: str, grouping: Grouping, tasks: Sequence[str], **extra) -> None:
     """Write ``{"tasks", "grouping", **extra}`` as JSON (after validating the tree)."""
     grouping = normalize_grouping(grouping, tasks, len(grouping))
-    with open(path, 'w') as f:
-        json.dump(dict(tasks=list(tasks), grouping=grouping, **extra), f, indent=2)
-        f.write('\n')
+    write_text_atomic(path, json.dumps(dict(tasks=list(tasks), grouping=grouping, **extra),
+                                       indent=2) + '\n')

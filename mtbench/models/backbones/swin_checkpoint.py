@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import nn
 
+from mtbench.errors import CheckpointError, MissingPathError
+
 __all__ = ['SwinConversion', 'convert_swin_checkpoint', 'convert_swin_state_dict',
            'detect_swin_layout', 'extract_state_dict', 'load_swin_pretrained',
            'resize_relative_position_bias_table']
@@ -96,8 +98,8 @@ def detect_swin_layout(state_dict: Mapping) -> str:
         return 'timm'
     if not any(k.startswith(('patch_embed.', 'layers.')) for k in keys):
         sample = ', '.join(keys[:5]) or '<empty>'
-        raise ValueError(f'Not a Swin Transformer checkpoint: no patch_embed.* / layers.* keys '
-                         f'(first keys: {sample})')
+        raise CheckpointError(f'Not a Swin Transformer checkpoint: no patch_embed.* / '
+                              f'layers.* keys (first keys: {sample})')
     stages = {int(m.group(1)) for k in keys if (m := _DOWNSAMPLE.match(k))}
     if 0 in stages:
         return 'official'
@@ -201,6 +203,13 @@ def resize_relative_position_bias_table(table: torch.Tensor, window_size: int) -
     return grid.reshape(-1, new * new).T.contiguous().to(table.dtype)
 
 
+def missing_pretrained_message(path) -> str:
+    """The one-line error for a ``model.pretrained`` file that does not exist."""
+    return (f'model.pretrained: Swin checkpoint {path} not found; put the ImageNet weights at '
+            "that path (README, 'Using it on real data'), point model.pretrained at your copy, "
+            'or pass --cfg-options model.pretrained=None to start from random weights')
+
+
 def _read_source(path_or_tag, allow_pickle: bool) -> tuple[Mapping, str]:
     if isinstance(path_or_tag, Mapping):
         return path_or_tag, 'auto'
@@ -211,16 +220,24 @@ def _read_source(path_or_tag, allow_pickle: bool) -> tuple[Mapping, str]:
         return net.state_dict(), 'timm'
     path = Path(text).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f'Swin checkpoint not found: {path}')
+        raise MissingPathError(missing_pretrained_message(path))
     if path.suffix == '.safetensors':
         from safetensors.torch import load_file
         return load_file(str(path)), 'auto'
     try:
         return torch.load(path, map_location='cpu', weights_only=not allow_pickle), 'auto'
     except pickle.UnpicklingError as exc:
-        raise ValueError(f'{path} holds non-tensor objects that weights_only loading refuses; '
-                         f'save its state dict alone, or pass allow_pickle=True if you trust '
-                         f'the file') from exc
+        if 'weights only' not in str(exc).lower():
+            raise CheckpointError(f'{path} is not a readable checkpoint ({exc}); check that the '
+                                  'download finished and that it is a .pth/.safetensors file'
+                                  ) from None
+        raise CheckpointError(f'{path} holds non-tensor objects that weights_only loading '
+                              'refuses; save its state dict alone, or pass allow_pickle=True if '
+                              'you trust the file') from None
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(f'{path} is not a readable checkpoint ({type(exc).__name__}: '
+                              f'{str(exc).splitlines()[0] if str(exc) else ""}); it may be '
+                              'truncated: download or save it again') from None
 
 
 def _describe(model: nn.Module) -> str:
@@ -277,8 +294,8 @@ def load_swin_pretrained(model: nn.Module, path_or_tag, strict: bool = False, lo
     bad = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}'
            for k, v in state_dict.items() if k in target and v.shape != target[k].shape]
     if bad:
-        raise ValueError(f'Swin checkpoint ({conv.layout} layout) does not fit the backbone '
-                         f'{_describe(model)}: {len(bad)} shape mismatches, first: '
+        raise CheckpointError(f'Swin checkpoint ({conv.layout} layout) does not fit the '
+                              f'backbone {_describe(model)}: {len(bad)} shape mismatches, first: '
                          + '; '.join(bad[:5]))
     incompatible = model.load_state_dict(state_dict, strict=strict)
     report = {
