@@ -22,6 +22,13 @@ suite = dict(
         'configs/synthetic/mtlora-r4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/tadformer-r4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/progressive_swin-nano_synthetic-pascal-64.py',
+        # The rest of the field's standard comparison table (issue 13).
+        'configs/synthetic/relative-bias_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/lora-r4-attn_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/low-rank-adapter-r1_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/compacter-n4_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/compacter-pp-n4_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/vl-adapter-red4_swin-nano_synthetic-pascal-64.py',
     ],
     # exclusive: the results dir holds this suite's current records only (stale ones removed).
     leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',

@@ -40,8 +40,28 @@ CASES = [
                              intermediate_specialization=True, qkv_enabled=False), TASKS),
     ('mtlora-lora-only', dict(type='MTLoRA', rank=2, shared_mode='lora_only'), TASKS),
     # cases: compacter
+    ('compacter', dict(type='Compacter', n=4, rank=1), TASKS),
+    ('compacter-pp', dict(type='Compacter', n=2, rank=2, reduction=8, positions=('mlp',),
+                          train_norms=False, zero_init_up=True), TASKS),
+    ('compacter-stage-full', dict(type='Compacter', n=4, rank=None, rule_sharing='stage'),
+     TASKS),
+    ('compacter-layer', dict(type='Compacter', n=2, rank=3, rule_sharing='layer'), TASKS),
+    ('low-rank-adapter', dict(type='BottleneckAdapter', reduction=4, weight_rank=1,
+                              train_norms=True), TASKS),
+    ('low-rank-adapter-mlp', dict(type='BottleneckAdapter', reduction=8, positions=('mlp',),
+                                  weight_rank=2), TASKS),
     # cases: hypernetworks
     # cases: shared-adapters-relbias
+    ('relative-bias', dict(type='RelativeBiasTuning'), TASKS),
+    ('vl-adapter', dict(type='VLAdapter', reduction=4), TASKS),
+    ('vl-adapter-per-task', dict(type='VLAdapter', reduction=8, sharing='per_task',
+                                 positions=('mlp',)), TASKS),
+    ('vl-adapter-half-down', dict(type='VLAdapter', reduction=8, sharing='half_shared',
+                                  positions=('attn',)), TASKS),
+    ('vl-adapter-half-up', dict(type='VLAdapter', reduction=4, sharing='half_shared',
+                                shared_half='up', train_norms=False), TASKS),
+    ('lora-attn', dict(type='LoRA', rank=3, alpha=6, dropout=0.1, targets=('attn.qkv',)),
+     TASKS),
     # cases: ditask
     # cases: vmt-tsbn
     # cases: faar

@@ -1,5 +1,5 @@
-"""Houlsby-style bottleneck adapters."""
+"""Houlsby-style bottleneck adapters, with dense or low-rank projection weights."""
 from .adapter import BottleneckAdapter
-from .layer import Adapter, AdaptedLinear
+from .layer import Adapter, AdaptedLinear, LowRankLinear
 
-__all__ = ['BottleneckAdapter', 'Adapter', 'AdaptedLinear']
+__all__ = ['BottleneckAdapter', 'Adapter', 'AdaptedLinear', 'LowRankLinear']

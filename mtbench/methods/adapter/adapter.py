@@ -1,4 +1,7 @@
-"""Bottleneck adapters (Houlsby et al., 2019) in every Swin block."""
+"""Bottleneck adapters (Houlsby et al., 2019) in every Swin block; optionally low-rank weights."""
+import re
+from typing import Optional
+
 import torch.nn as nn
 
 from mtbench.methods.adapter.layer import AdaptedLinear
@@ -7,41 +10,68 @@ from mtbench.methods.counting import decoders_formula
 from mtbench.methods.targets import find_modules, replace_module
 from mtbench.registry import METHODS
 
-__all__ = ['BottleneckAdapter']
+__all__ = ['BottleneckAdapter', 'is_layer_norm_param', 'layer_norm_params']
 
 _SITES = {'attn': 'attn.proj', 'mlp': 'mlp.fc2'}
+_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
+
+
+def is_layer_norm_param(name: str) -> bool:
+    """Whether backbone parameter ``name`` belongs to a Swin LayerNorm (patch embedding,
+    ``norm1``/``norm2`` of a block, patch merging)."""
+    return _NORM.search(name) is not None
+
+
+def layer_norm_params(backbone: nn.Module) -> int:
+    """Closed-form parameter count of every LayerNorm of a Swin backbone, from its arch:
+    ``2 C0`` (patch embedding) + ``4 C`` per block + ``8 C`` per patch merging."""
+    widths, depths = backbone.stage_channels, backbone.depths
+    return (2 * backbone.embed_dims + sum(4 * c * d for c, d in zip(widths, depths))
+            + sum(8 * c for c in widths[:len(depths) - 1]))
 
 
 @METHODS.register_module()
 class BottleneckAdapter(BaseMethod):
     """Down-projection, GELU, up-projection with a residual, after attention and/or the MLP.
 
-    Each adapter on width ``d`` with bottleneck ``m = max(1, d // reduction)`` has
-    ``2 d m + m + d`` parameters (both projections with bias). The up-projection starts at zero,
-    so the adapted backbone computes the pretrained function at step 0. Shared by all tasks;
-    the pretrained backbone is frozen.
+    Each adapter on width ``d`` with bottleneck ``m = d // reduction`` has ``2 d m + m + d``
+    parameters (both projections with bias). With ``weight_rank=r`` each projection weight is a
+    product of two rank-``r`` factors (the "Low-Rank Adapters" baseline of Compacter,
+    arXiv 2106.04647), ``2 r (d + m) + m + d`` parameters. The up-projection (its output-side
+    factor, when low-rank) starts at zero, so the adapted backbone computes the pretrained
+    function at step 0. Shared by all tasks; the pretrained backbone is frozen, except its
+    LayerNorms if ``train_norms`` (Houlsby et al. train them).
 
     Args:
         reduction: bottleneck reduction factor (``m = d // reduction``).
         positions: where to insert adapters: any of ``'attn'`` (after attention's output
             projection) and ``'mlp'`` (after the MLP).
+        weight_rank: None for dense projection weights; a positive integer ``r`` for
+            rank-``r`` factorised weights (1 in the Compacter paper's low-rank adapter).
+        train_norms: also train the backbone's LayerNorms (default off, mtbench's original
+            adapter baseline).
     """
 
     method_id = 'adapter'
     param_prefix = 'adapter.'
     identity_at_init = True
 
-    def __init__(self, reduction: int = 4, positions=('attn', 'mlp')):
+    def __init__(self, reduction: int = 4, positions=('attn', 'mlp'),
+                 weight_rank: Optional[int] = None, train_norms: bool = False):
         if not isinstance(reduction, int) or reduction < 1:
             raise ValueError(f'adapter reduction must be a positive integer, got {reduction!r}')
         positions = (positions,) if isinstance(positions, str) else tuple(positions)
         unknown = [p for p in positions if p not in _SITES]
-        if unknown or not positions:
+        if unknown or not positions or len(set(positions)) != len(positions):
             raise ValueError(f'adapter positions must be a non-empty subset of {list(_SITES)}, '
                              f'got {positions}')
+        if weight_rank is not None and (not isinstance(weight_rank, int) or weight_rank < 1):
+            raise ValueError(f'adapter weight_rank must be None or a positive integer, '
+                             f'got {weight_rank!r}')
         self.reduction = reduction
         self.positions = positions
-        self.widths = []
+        self.weight_rank = weight_rank
+        self.train_norms = bool(train_norms)
 
     def _hidden(self, dim: int) -> int:
         hidden = dim // self.reduction
@@ -52,14 +82,27 @@ class BottleneckAdapter(BaseMethod):
 
     def add_modules(self, model: nn.Module) -> None:
         found = find_modules(model.backbone, [_SITES[p] for p in self.positions])
-        self.widths = [m.out_features for m in found.values()]
         for name, linear in found.items():
-            replace_module(model.backbone, name,
-                           AdaptedLinear(linear, self._hidden(linear.out_features)))
+            replace_module(model.backbone, name, AdaptedLinear(
+                linear, self._hidden(linear.out_features), self.weight_rank))
+
+    def keep_pretrained_trainable(self, name: str) -> bool:
+        return self.train_norms and is_layer_norm_param(name)
+
+    def adapter_params(self, dim: int) -> int:
+        """Closed-form parameters of one adapter on width ``dim``."""
+        hidden = self._hidden(dim)
+        weights = 2 * dim * hidden if self.weight_rank is None else \
+            2 * self.weight_rank * (dim + hidden)
+        return weights + hidden + dim
 
     def num_trainable(self, model: nn.Module) -> int:
-        per_site = sum(2 * d * self._hidden(d) + self._hidden(d) + d for d in self.widths)
-        return per_site + decoders_formula(model)
+        bb = model.backbone
+        per_site = sum(depth * len(self.positions) * self.adapter_params(dim)
+                       for dim, depth in zip(bb.stage_channels, bb.depths))
+        norms = layer_norm_params(bb) if self.train_norms else 0
+        return per_site + norms + decoders_formula(model)
 
     def extra_repr(self) -> str:
-        return f'reduction={self.reduction}, positions={self.positions}'
+        return (f'reduction={self.reduction}, positions={self.positions}, '
+                f'weight_rank={self.weight_rank}, train_norms={self.train_norms}')

@@ -1,0 +1,9 @@
+# LoRA on the attention projections only (rank 4 on the fused qkv) on the synthetic
+# PASCAL-layout benchmark (pre-trained tiny Swin, CPU, minutes).
+_base_ = [
+    '../_base_/models/swin-nano_hrnet_synthetic.py',
+    '../_base_/datasets/synthetic_pascal_64.py',
+    '../_base_/schedules/synthetic_250it.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(method=dict(type='LoRA', rank=4, alpha=4, targets=('attn.qkv',)))

@@ -1,0 +1,10 @@
+# Low-rank adapters (rank-1 weights, reduction 4, after attention and MLP) on the synthetic PASCAL-
+# layout benchmark (pre-trained tiny Swin, CPU, minutes).
+_base_ = [
+    '../_base_/models/swin-nano_hrnet_synthetic.py',
+    '../_base_/datasets/synthetic_pascal_64.py',
+    '../_base_/schedules/synthetic_250it.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(method=dict(type='BottleneckAdapter', reduction=4, positions=('attn', 'mlp'),
+                         weight_rank=1))
