@@ -63,7 +63,21 @@ CASES = [
     ('lora-attn', dict(type='LoRA', rank=3, alpha=6, dropout=0.1, targets=('attn.qkv',)),
      TASKS),
     # cases: ditask
+    ('ditask', dict(type='DiTASK', cells=4, task_cells=3), TASKS),
+    ('ditask-value-compose', dict(type='DiTASK', cells=[3, 4, 2, 5], spectrum='value',
+                                  combine='compose', basis='vertex', split_qkv=False,
+                                  dropout=0.1, task_cells=dict(semseg=2, saliency=4, normals=3)),
+     TASKS),
+    ('ditask-joint-only', dict(type='DiTASK', cells=3, task_cells=None, targets=('qkv', 'fc2'),
+                               trainable_pretrained=()), TASKS),
     # cases: vmt-tsbn
+    ('vmt-adapter', dict(type='VMTAdapter', bottleneck=4), TASKS),
+    ('vmt-adapter-all', dict(type='VMTAdapter', reduction=8, scale=0.5, dropout=0.1,
+                             task_blocks='all', task_shift=False, adapter_input='norm'),
+     TASKS),
+    ('vmt-adapter-lite', dict(type='VMTAdapterLite', bottleneck=2), TASKS),
+    ('vmt-adapter-lite-all', dict(type='VMTAdapterLite', bottleneck=3, task_blocks='all',
+                                  activation='gelu'), TASKS),
     # cases: faar
     # cases: sinewich
 ]
