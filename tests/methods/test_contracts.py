@@ -78,6 +78,13 @@ CASES = [
     ('vmt-adapter-lite', dict(type='VMTAdapterLite', bottleneck=2), TASKS),
     ('vmt-adapter-lite-all', dict(type='VMTAdapterLite', bottleneck=3, task_blocks='all',
                                   activation='gelu'), TASKS),
+    ('tsbn', dict(type='TSBN'), TASKS),
+    ('tssigmabn', dict(type='TSBN', sigma=True), TASKS),
+    ('tsbn-late-blocks', dict(type='TSBN', sites=('norm1', 'norm2'), start_stage=2), TASKS),
+    ('tssigmabn-merge-split', dict(type='TSBN', sigma=True, sites=('downsample',),
+                                   start_stage=1, gate_scale=4.0), TASKS),
+    ('tsbn-train-backbone', dict(type='TSBN', train_backbone=True), TASKS),
+    ('tssigmabn-train-backbone', dict(type='TSBN', sigma=True, train_backbone=True), TASKS),
     # cases: faar
     # cases: sinewich
 ]
