@@ -29,6 +29,9 @@ suite = dict(
         'configs/synthetic/compacter-n4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/compacter-pp-n4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/vl-adapter-red4_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/hyperformer-red8_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/polyhistor-red2-r8_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/polyhistor-lite-red2-r8_swin-nano_synthetic-pascal-64.py',
         # The methods that lead the field's table today (issue 12).
         'configs/synthetic/ditask-np16-t4_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/vmt-adapter-b8_swin-nano_synthetic-pascal-64.py',

@@ -7,7 +7,7 @@ import pytest
 from mtbench.engine.model_builder import build_model_from_config
 from mtbench.engine.params import count_parameters
 from mtbench.engine.runner_utils import load_config
-from mtbench.leaderboard.published import load_param_counts
+from mtbench.leaderboard.published import audit_published, load_param_counts, load_published
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PUBLISHED = osp.join(REPO, 'leaderboard', 'published')
@@ -33,3 +33,14 @@ def test_count_is_the_count_of_its_config(entry):
     if entry.get('decoders_excluded'):
         trainable -= counts['decoders']
     assert trainable == entry['trainable']
+
+
+def test_every_standard_table_row_names_a_config():
+    rows = [r for r in load_published(osp.join(PUBLISHED, 'pascal-mt.csv'))
+            if r['paper'] in ('MTLoRA', 'Polyhistor') and r['method'] not in NOT_A_METHOD_ROW
+            and 'reproduction' not in r['method']]
+    assert rows
+    audited = audit_published(rows, COUNTS)
+    missing = [f"{r.raw['paper']}: {r.method} ({r.raw['variant']})" for r in audited
+               if not r.config_mtbench]
+    assert not missing, f'standard-table rows without an mtbench config: {missing}'

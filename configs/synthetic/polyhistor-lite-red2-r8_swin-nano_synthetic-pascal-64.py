@@ -1,0 +1,11 @@
+# Polyhistor-Lite (one decomposed hypernetwork pair for rank-8 template kernels of the first
+# stage's adapter size, layer-wise scaling kernels up to the other widths) on the synthetic
+# PASCAL-layout benchmark (pre-trained nano Swin, CPU, minutes).
+_base_ = [
+    '../_base_/models/swin-nano_hrnet_synthetic.py',
+    '../_base_/datasets/synthetic_pascal_64.py',
+    '../_base_/schedules/synthetic_250it.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(method=dict(type='PolyhistorLite', reduction=2, rank=8, embed_dim=64,
+                         projector_hidden=128, cond_dim=64))
