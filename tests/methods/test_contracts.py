@@ -101,6 +101,15 @@ CASES = [
     ('tssigmabn-train-backbone', dict(type='TSBN', sigma=True, train_backbone=True), TASKS),
     # cases: faar
     # cases: sinewich
+    ('sinewich', dict(type='FreeSinewich', rank=4), TASKS),
+    ('sinewich-ablations', dict(type='FreeSinewich', rank=2, sine=False, clock_net=False,
+                                low_pass=False, mid_kernel=False, token_prompts=False,
+                                dropout=0.1), TASKS),
+    ('sinewich-independent', dict(type='FreeSinewich', rank=3, shared_base=False,
+                                  task_sites=('fc1',), train_norms=True, low_pass_kernel=3,
+                                  low_pass_sigma=0.5, freq_init=20.0), TASKS),
+    ('sinewich-proj-fc2', dict(type='FreeSinewich', rank=2, task_sites=('proj', 'fc2'),
+                               clock_net=False, gain=0.5), TASKS),
 ]
 IDS = [c[0] for c in CASES]
 

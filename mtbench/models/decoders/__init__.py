@@ -1,4 +1,5 @@
 """Per-task decoders."""
 from .hrnet_head import HRNetFusionHead
+from .sinewich_group import SinewichDecoderGroup
 
-__all__ = ['HRNetFusionHead']
+__all__ = ['HRNetFusionHead', 'SinewichDecoderGroup']
