@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from mtbench.methods.amp import autocast_inputs
+
 __all__ = ['gelu_lowrank', 'is_plain_gelu_mlp', 'CHUNK_ELEMENTS']
 
 #: Elements of one ``[T, rows, H]`` chunk (float32: 4 MiB), sized for a CPU's L2/L3 cache.
@@ -85,6 +87,7 @@ def gelu_lowrank(base: torch.Tensor, low: torch.Tensor, up: torch.Tensor,
     Returns:
         ``[T, N, r2]``.
     """
+    base, low, up, down = autocast_inputs(base, low, up, down)
     tasks = low.shape[0]
     if up.dim() == 2:
         up = up.unsqueeze(0).expand(tasks, -1, -1)

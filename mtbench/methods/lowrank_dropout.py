@@ -30,6 +30,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from mtbench.methods.amp import autocast_inputs
+
 __all__ = ['LowRankDropout', 'dropped_positions', 'dropout_lowrank', 'sparse_dropout']
 
 
@@ -186,6 +188,7 @@ def dropout_lowrank(x: torch.Tensor, weight: torch.Tensor, p: float, training: b
     """
     if not training or p == 0.0 or x.numel() == 0:
         return F.linear(x, weight)
+    x, weight = autocast_inputs(x, weight)
     return _DropoutLowRank.apply(x, weight, float(p), generator)
 
 

@@ -73,7 +73,8 @@ class TADFormerLayer(BasicLayer):
         if tasks is not None and self.tad_skip:
             if self.tad_stagewise_gating:
                 # gate * skip + (1 - gate) * tasks, one fused pass
-                tasks = torch.lerp(tasks, skip, torch.sigmoid(self.tad_gate))
+                tasks = torch.lerp(tasks, skip.to(tasks.dtype),
+                               torch.sigmoid(self.tad_gate).to(tasks.dtype))
             else:
                 tasks = (skip + tasks) * 0.5
         pre, pre_hw = x, hw
