@@ -39,7 +39,6 @@ suite = dict(
         'configs/synthetic/tsbn-lr10_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/tssigmabn-lr10_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/sinewich-r4_swin-nano_synthetic-pascal-64.py',
-        'configs/synthetic/sinewich-r4-hrnet-heads_swin-nano_synthetic-pascal-64.py',
     ],
     # exclusive: the results dir holds this suite's current records only (stale ones removed).
     leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',
