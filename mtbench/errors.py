@@ -13,8 +13,8 @@ Example:
     ...                        'download it or set model.pretrained=None')  # doctest: +SKIP
 """
 
-__all__ = ['UserError', 'ConfigError', 'DataError', 'MissingPathError', 'CheckpointError',
-           'RecordError']
+__all__ = ['UserError', 'ConfigError', 'UnknownTypeError', 'UnknownArgumentError', 'DataError',
+           'MissingPathError', 'CheckpointError', 'RecordError']
 
 
 class UserError(Exception):
@@ -23,6 +23,17 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config names something that does not exist or holds an invalid value."""
+
+
+class UnknownTypeError(ConfigError, KeyError):
+    """A config's ``type`` is not registered (a ``KeyError`` too, as registries raise)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ''
+
+
+class UnknownArgumentError(ConfigError, TypeError):
+    """A config passes an argument the registered class does not accept."""
 
 
 class DataError(UserError, ValueError):

@@ -24,6 +24,9 @@ from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
+from mtbench.errors import (ConfigError, UnknownArgumentError, UnknownTypeError,
+                            UserError)
+
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'EVALUATOR', 'HOOKS', 'LOOPS',
     'DATA_SAMPLERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS',
@@ -74,8 +77,10 @@ def build_or_explain(registry: Registry, cfg: dict, **kwargs):
         **kwargs: passed to ``registry.build`` as ``default_args``.
 
     Raises:
-        KeyError: when ``cfg['type']`` is not registered, naming the closest matches and every
-            registered name.
+        UnknownTypeError: (a KeyError) when ``cfg['type']`` is not registered, naming the
+            closest matches and every registered name.
+        UnknownArgumentError: (a TypeError) for arguments the class does not accept.
+        ConfigError: (a ValueError) when the constructor rejects a value.
     """
     registry.import_from_location()
     type_name = cfg.get('type') if isinstance(cfg, dict) else None
@@ -83,12 +88,18 @@ def build_or_explain(registry: Registry, cfg: dict, **kwargs):
         names = _all_names(registry)
         close = difflib.get_close_matches(type_name, names, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ''
-        raise KeyError(f"Unknown {registry.name} type {type_name!r}.{hint} "
+        raise UnknownTypeError(f"Unknown {registry.name} type {type_name!r}.{hint} "
                        f"Registered {registry.name} types: {', '.join(names)}")
     if isinstance(type_name, str):
         _check_arguments(registry, type_name,
                          [k for k in (*cfg, *kwargs) if k != 'type' and not k.startswith('_')])
-    return registry.build(cfg, default_args=kwargs or None)
+    try:
+        return registry.build(cfg, default_args=kwargs or None)
+    except ValueError as err:
+        if isinstance(err, UserError):
+            raise
+        # Constructors validate their arguments with ValueError: a bad config value.
+        raise ConfigError(f'{registry.name} {type_name or cfg!r}: {err}') from err
 
 
 def accepted_arguments(obj) -> Optional[List[str]]:
@@ -114,5 +125,5 @@ def _check_arguments(registry: Registry, type_name: str, keys) -> None:
         for key in unknown:
             close = difflib.get_close_matches(key, accepted, n=1)
             hints.append(f'{key!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
-        raise TypeError(f"{registry.name} type {type_name!r} got unknown argument(s) "
+        raise UnknownArgumentError(f"{registry.name} type {type_name!r} got unknown argument(s) "
                         f"{', '.join(hints)}; it accepts: {', '.join(accepted) or 'none'}")

@@ -8,6 +8,8 @@ Example:
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
+from mtbench.errors import ConfigError
+
 __all__ = ['TaskSpec', 'TASKS', 'num_outputs', 'check_tasks']
 
 
@@ -47,13 +49,13 @@ TASKS: Dict[str, TaskSpec] = {
 
 
 def check_tasks(tasks, dataset: Optional[str] = None) -> None:
-    """Raise a ValueError naming any unknown task (or one the dataset does not provide)."""
+    """Raise a ConfigError (a ValueError) naming an unknown task, or one the dataset lacks."""
     for task in tasks:
         if task not in TASKS:
-            raise ValueError(f'Unknown task {task!r}; known tasks: {", ".join(TASKS)}')
+            raise ConfigError(f'Unknown task {task!r}; known tasks: {", ".join(TASKS)}')
         if dataset is not None and dataset not in TASKS[task].outputs:
             have = [t for t, s in TASKS.items() if dataset in s.outputs]
-            raise ValueError(f'Task {task!r} is not available on dataset {dataset!r}; '
+            raise ConfigError(f'Task {task!r} is not available on dataset {dataset!r}; '
                              f'it provides: {", ".join(have)}')
 
 

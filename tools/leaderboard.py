@@ -9,7 +9,9 @@ Usage:
     python tools/leaderboard.py check RESULT_JSON [RESULT_JSON ...]
 
 ``collect`` exits 0 even when records are skipped (each is reported with its reason); with
-``--strict`` it exits 1 when no valid record was found. ``check`` exits 1 when any file is invalid.
+``--strict`` it exits 1 when no valid record was found. ``collect`` and ``build`` stop with exit
+status 2 and write nothing when a record is unreadable (cut short) or of an unknown schema.
+``check`` exits 1 when any file is invalid.
 """
 import argparse
 import sys
@@ -19,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mtbench.cli import run_cli  # noqa: E402
 from mtbench.leaderboard.build import build  # noqa: E402
-from mtbench.leaderboard.collect import collect  # noqa: E402
-from mtbench.leaderboard.records import load_record, record_warnings  # noqa: E402
+from mtbench.leaderboard.collect import collect, find_results  # noqa: E402
+from mtbench.leaderboard.records import (load_record, record_warnings,  # noqa: E402
+                                         require_readable_records)
 
 __all__ = ['main', 'parse_args']
 
@@ -49,10 +52,13 @@ def main(argv=None) -> int:
     """Run one command; returns the exit code."""
     args = parse_args(argv)
     if args.command == 'collect':
+        require_readable_records(find_results(args.work_dirs)[0])
         report = collect(args.work_dirs, args.out)
         print(report.summary())
         return 1 if args.strict and not report.collected else 0
     if args.command == 'build':
+        results = Path(args.results)
+        require_readable_records(sorted(results.rglob('*.json')) if results.is_dir() else [])
         report = build(args.results, args.out, args.baselines, args.published,
                        results_label=args.results, published_label=args.published,
                        plots=not args.no_plots)

@@ -49,7 +49,7 @@ def _open_pil(path: PathLike, data: Optional[bytes], what: str):
         img = Image.open(io.BytesIO(data))
         img.load()
     except Exception as err:  # PIL raises many types for corrupt files
-        raise DataError(f'cannot read {what} {path}: expected a readable image file '
+        raise DataError(f'Cannot read {what} {path}: expected a readable image file '
                          f'({type(err).__name__}: {err})') from None
     return img
 
@@ -70,7 +70,7 @@ def read_npy(path: PathLike, data: Optional[bytes] = None) -> np.ndarray:
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as err:
-        raise DataError(f'cannot read {path}: expected a .npy array '
+        raise DataError(f'Cannot read {path}: expected a .npy array '
                          f'({type(err).__name__}: {err})') from None
 
 
@@ -81,7 +81,7 @@ def read_mat(path: PathLike, keys: Sequence[str], data: Optional[bytes] = None) 
     try:
         mat = loadmat(io.BytesIO(data), variable_names=list(keys))
     except Exception as err:
-        raise DataError(f'cannot read {path}: expected a MATLAB .mat file '
+        raise DataError(f'Cannot read {path}: expected a MATLAB .mat file '
                          f'({type(err).__name__}: {err})') from None
     missing = [k for k in keys if k not in mat]
     if missing:

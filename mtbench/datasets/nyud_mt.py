@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mtbench.errors import DataError
 from mtbench.registry import DATASETS
 
 from .base import MultiTaskDataset, read_npy, read_png
@@ -40,40 +41,49 @@ _TASK_EXTS = {'semseg': ('.png',), 'depth': ('.npy',), 'normals': ('.npy', '.png
 def nyud_semseg(raw: np.ndarray, path: str = '<semseg>') -> np.ndarray:
     """NYU-40 labels (uint8): 0 -> 255 (ignore), 1..40 -> 0..39."""
     if raw.ndim != 2:
-        raise ValueError(f'{path}: expected a single-channel label image, got shape {raw.shape}')
+        raise DataError(f'{path}: expected a single-channel label image, got shape {raw.shape}')
     raw = raw.astype(np.int64)
     if raw.size and (raw.min() < 0 or raw.max() > 255):
-        raise ValueError(f'{path}: label values must lie in 0..255, got {raw.min()}..{raw.max()}')
+        raise DataError(f'{path}: label values must lie in 0..255, got {raw.min()}..{raw.max()}')
     return np.where(raw == 0, 255, raw - 1).astype(np.uint8)
 
 
 def nyud_depth(raw: np.ndarray, path: str = '<depth>') -> np.ndarray:
-    """Depth in metres (float32 H x W); non-finite values become 0 (invalid)."""
+    """Depth in metres (float32 H x W); 0 marks invalid pixels. NaN/Inf mean a corrupt file."""
     depth = np.squeeze(np.asarray(raw, dtype=np.float32))
     if depth.ndim != 2:
-        raise ValueError(f'{path}: expected a 2-D depth map, got shape {np.shape(raw)}')
-    depth[~np.isfinite(depth)] = 0.0
+        raise DataError(f'{path}: expected a 2-D depth map, got shape {np.shape(raw)}')
+    _require_finite(depth, path, 'depth')
     return depth
 
 
 def nyud_normals(raw: np.ndarray, path: str = '<normals>') -> np.ndarray:
-    """Normals (float32 H x W x 3); ``.png`` data is mapped by ``2 v / 255 - 1``."""
+    """Normals (float32 H x W x 3); ``.png`` data is mapped by ``2 v / 255 - 1``; a zero vector
+    marks an invalid pixel, NaN/Inf a corrupt file."""
     if raw.ndim != 3 or raw.shape[2] < 3:
-        raise ValueError(f'{path}: expected H x W x 3 normals, got shape {raw.shape}')
+        raise DataError(f'{path}: expected H x W x 3 normals, got shape {raw.shape}')
     if str(path).endswith('.png'):
         normals = 2.0 * raw[..., :3].astype(np.float32) / 255.0 - 1.0
         normals[(raw[..., :3] == 0).all(axis=2)] = 0.0
         return normals
     normals = raw[..., :3].astype(np.float32)
-    normals[~np.isfinite(normals).all(axis=2)] = 0.0
+    _require_finite(normals, path, 'normals')
     return normals
+
+
+def _require_finite(arr: np.ndarray, path, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise DataError(f'{path}: {what} has {int(bad.sum())} non-finite value(s) (NaN/Inf); '
+                        'the file is corrupt: regenerate it, or mark invalid pixels with 0 '
+                        '(tools/dataset_converters/check_dataset.py lists every such file)')
 
 
 def nyud_edge(raw: np.ndarray, path: str = '<edge>') -> np.ndarray:
     """Binary edge map (uint8 0/1)."""
     edge = np.squeeze(np.asarray(raw))
     if edge.ndim != 2:
-        raise ValueError(f'{path}: expected a 2-D edge map, got shape {np.shape(raw)}')
+        raise DataError(f'{path}: expected a 2-D edge map, got shape {np.shape(raw)}')
     if str(path).endswith('.png') and edge.max(initial=0) > 1:
         return (edge.astype(np.float32) / 255.0 >= 0.5).astype(np.uint8)
     return (edge.astype(np.float32) >= 0.5).astype(np.uint8)

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mtbench.errors import DataError
 from mtbench.registry import DATASETS
 
 from .base import MultiTaskDataset, read_mat, read_png
@@ -97,18 +98,18 @@ def parse_human_parts(anno: np.ndarray, shape: Tuple[int, int], path: str = '<an
             for part in parts[0]:
                 name = str(np.asarray(part[0]).ravel()[0])
                 if name not in HUMAN_PART_GROUPS:
-                    raise ValueError(f'{path}: unknown person part name {name!r}; expected one '
+                    raise DataError(f'{path}: unknown person part name {name!r}; expected one '
                                      f'of {", ".join(sorted(HUMAN_PART_GROUPS))}')
                 mask = np.asarray(part[1]).astype(bool)
                 if mask.shape != target.shape:
-                    raise ValueError(f'{path}: part {name!r} mask is {mask.shape[0]}x'
+                    raise DataError(f'{path}: part {name!r} mask is {mask.shape[0]}x'
                                      f'{mask.shape[1]} but the person mask is '
                                      f'{target.shape[0]}x{target.shape[1]}')
                 target[mask] = HUMAN_PART_GROUPS[name]
     except ValueError:
         raise
     except (IndexError, TypeError, KeyError, AttributeError) as err:
-        raise ValueError(f'{path}: unexpected PASCAL-Part struct, expected anno[0][0][1][0] to '
+        raise DataError(f'{path}: unexpected PASCAL-Part struct, expected anno[0][0][1][0] to '
                          f'be the objects (class, class_ind, mask, parts) ({err})') from None
     # The reference turns an all-zero parts map into all-ignore (AddIgnoreRegions).
     return target if target is not None and target.any() else ignore
@@ -191,10 +192,10 @@ def saliency_from_distilled(raw: np.ndarray) -> np.ndarray:
 
 def _as_labels(arr: np.ndarray, path: str) -> np.ndarray:
     if arr.ndim != 2:
-        raise ValueError(f'{path}: expected a single-channel label image, got shape {arr.shape}')
+        raise DataError(f'{path}: expected a single-channel label image, got shape {arr.shape}')
     if arr.dtype != np.uint8:
         if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(f'{path}: label values must lie in 0..255, got '
+            raise DataError(f'{path}: label values must lie in 0..255, got '
                              f'{arr.min()}..{arr.max()}')
         arr = arr.astype(np.uint8)
     return arr
@@ -252,9 +253,9 @@ class PascalContextMT(MultiTaskDataset):
             lm_path = str(Path(self.data_root) / f'pascal-context/trainval/{img_id}.mat')
             label_map = read_mat(lm_path, ['LabelMap'])['LabelMap']
             if label_map.ndim != 2:
-                raise ValueError(f'{lm_path}: LabelMap must be 2-D, got shape {label_map.shape}')
+                raise DataError(f'{lm_path}: LabelMap must be 2-D, got shape {label_map.shape}')
             if label_map.shape != tuple(img_shape) and self.strict_size:
-                raise ValueError(f'{lm_path}: LabelMap is {label_map.shape[0]}x'
+                raise DataError(f'{lm_path}: LabelMap is {label_map.shape[0]}x'
                                  f'{label_map.shape[1]} but image {info["img_path"]} is '
                                  f'{img_shape[0]}x{img_shape[1]}; expected equal sizes')
         gt = {}
@@ -269,10 +270,10 @@ class PascalContextMT(MultiTaskDataset):
             elif task == 'normals':
                 raw = read_png(path)
                 if raw.ndim != 3 or raw.shape[2] < 3:
-                    raise ValueError(f'{path}: expected an RGB normals image, got shape '
+                    raise DataError(f'{path}: expected an RGB normals image, got shape '
                                      f'{raw.shape}')
                 if raw.shape[:2] != label_map.shape:
-                    raise ValueError(f'{path}: normals are {raw.shape[0]}x{raw.shape[1]} but '
+                    raise DataError(f'{path}: normals are {raw.shape[0]}x{raw.shape[1]} but '
                                      f'the LabelMap is {label_map.shape[0]}x'
                                      f'{label_map.shape[1]}; expected equal sizes')
                 gt[task] = normals_from_distilled(raw, label_map)

@@ -59,6 +59,16 @@ def _check_work_dir(work_dir: Optional[str]) -> None:
                                'writable folder')
 
 
+def _check_visualizer(cfg: Config) -> None:
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    if any(isinstance(b, Mapping) and b.get('type') == 'TensorboardVisBackend' for b in backends):
+        import importlib.util
+        if importlib.util.find_spec('tensorboard') is None:
+            raise ConfigError("TensorboardVisBackend needs the tensorboard package: pip install "
+                              "-e '.[tensorboard]' (or pip install tensorboard), or drop the "
+                              'override')
+
+
 def preflight(cfg: Config, splits: Iterable[str] = ('train', 'val'),
               pretrained: bool = True) -> None:
     """Check what a run needs before it builds anything.
@@ -69,6 +79,7 @@ def preflight(cfg: Config, splits: Iterable[str] = ('train', 'val'),
         pretrained: whether ``model.pretrained`` will be loaded.
     """
     _check_work_dir(cfg.get('work_dir'))
+    _check_visualizer(cfg)
     if pretrained:
         check_pretrained(cfg)
     load_from = cfg.get('load_from')

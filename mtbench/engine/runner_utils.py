@@ -42,8 +42,9 @@ def read_config_file(path: str) -> Config:
     try:
         return Config.fromfile(path)
     except SyntaxError as err:
-        raise ConfigError(f'{err.filename or path}, line {err.lineno}: {err.msg}; fix the '
-                          'Python syntax of the config') from None
+        where = err.filename if err.filename and not err.filename.startswith('<') else path
+        raise ConfigError(f'{where}, line {err.lineno}: {err.msg}; fix the Python syntax of the '
+                          'config') from None
     except (OSError, ImportError, NameError, KeyError, TypeError, ValueError) as err:
         if isinstance(err, MissingPathError):
             raise
@@ -87,6 +88,10 @@ def build_runner(cfg: Config):
     tune_malloc()
     install_atomic_checkpoint_writes()
     prepare_cpu_distributed(cfg)
+    # Exact resume: the random generators' states travel in every checkpoint.
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'RandomStateHook' for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type='RandomStateHook')]
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

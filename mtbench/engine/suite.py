@@ -19,7 +19,11 @@ With ``benchmark``, a local run then measures every config's efficiency figures
 rebuilt; with slurm it is skipped (measure on a compute node with that tool instead).
 
 Entries whose ``result.json`` was produced by the same config text, overrides and seed are
-skipped; a failing entry is reported and the suite goes on. ``only`` (``--only`` of
+skipped; a failing entry is reported and the suite goes on. A suite killed mid-way and started
+again skips the entries it finished and resumes an interrupted entry from its last checkpoint
+(``tools/train.py --resume``; resumed runs reproduce uninterrupted ones bit for bit). As each
+entry finishes, a line gives the runs done / to do, the elapsed time and an estimate of the
+time left (:mod:`mtbench.progress`). ``only`` (``--only`` of
 ``tools/run_suite.py``) runs the entries of matching configs alone: the records of the other
 entries stay in the results dir, so adding a method to a suite needs only the new runs.
 """
@@ -33,7 +37,7 @@ import shlex
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -42,11 +46,14 @@ from mmengine.config import Config
 from mtbench.engine.runner_utils import read_config_file
 from mtbench.errors import ConfigError, MissingPathError
 from mtbench.fileio import write_json_atomic
+from mtbench.progress import Progress
 
 __all__ = ['SuiteEntry', 'load_suite', 'plan_suite', 'select_entries', 'run_suite']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAMP = 'suite_entry.json'
+#: written when an entry starts: its checkpoints belong to a run of this key (resumable)
+STARTED_STAMP = 'suite_entry.started.json'
 
 
 @dataclass
@@ -164,21 +171,51 @@ def _train_test_commands(entry: SuiteEntry, launcher: str, slurm: Optional[dict]
     return train, None, {}
 
 
+def _resume_checkpoint(entry: SuiteEntry, key: str) -> Optional[str]:
+    """The checkpoint an interrupted run of this entry (same key) left, if any."""
+    started = osp.join(entry.work_dir, STARTED_STAMP)
+    last = osp.join(entry.work_dir, 'last_checkpoint')
+    if not (osp.isfile(started) and osp.isfile(last)):
+        return None
+    try:
+        with open(started) as f:
+            same_run = json.load(f).get('key') == key
+        with open(last) as f:
+            checkpoint = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    return checkpoint if same_run and osp.isfile(checkpoint) else None
+
+
 def _run_entry(entry: SuiteEntry, launcher: str, slurm: Optional[dict], log,
-               threads: Optional[int] = None) -> None:
+               threads: Optional[int] = None, tag: str = '') -> None:
     train, test, env = _train_test_commands(entry, launcher, slurm)
     os.makedirs(entry.work_dir, exist_ok=True)
+    key = entry.key
+    checkpoint = _resume_checkpoint(entry, key)
+    if checkpoint:
+        log(f'{tag}: resuming the interrupted run from {checkpoint}')
+        at = train.index('--cfg-options') if '--cfg-options' in train else len(train)
+        train = [*train[:at], '--resume', *train[at:]]
+    else:
+        # A fresh run: checkpoints of an older run (another key) must not be resumed later.
+        last = osp.join(entry.work_dir, 'last_checkpoint')
+        if osp.exists(last):
+            os.remove(last)
+        write_json_atomic(osp.join(entry.work_dir, STARTED_STAMP),
+                          {'key': key, 'config': entry.config, 'seed': entry.seed})
     run_env = dict(os.environ, **env)
     if threads:
         run_env['OMP_NUM_THREADS'] = str(threads)
-    with open(osp.join(entry.work_dir, 'suite.log'), 'w') as out:
+    with open(osp.join(entry.work_dir, 'suite.log'), 'a' if checkpoint else 'w') as out:
         log(f'  $ {shlex.join(train)}')
         subprocess.run(train, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT,
                        env=run_env)
     if test:
         _run_test(entry, test, run_env, log)
     write_json_atomic(osp.join(entry.work_dir, STAMP),
-                      {'key': entry.key, 'config': entry.config, 'seed': entry.seed})
+                      {'key': key, 'config': entry.config, 'seed': entry.seed})
+    os.remove(osp.join(entry.work_dir, STARTED_STAMP))
 
 
 def _run_test(entry: SuiteEntry, test: List[str], run_env: dict, log) -> None:
@@ -255,7 +292,7 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         log(f'{tag}: running in {entry.work_dir}')
         t0 = time.time()
         try:
-            _run_entry(entry, launcher, slurm, log, threads)
+            _run_entry(entry, launcher, slurm, log, threads, tag)
         except (subprocess.CalledProcessError, OSError) as err:
             reason = f'{type(err).__name__}: {err}; see {osp.join(entry.work_dir, "suite.log")}'
             log(f'{tag}: FAILED ({reason})')
@@ -264,12 +301,19 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         return entry.work_dir, None
 
     threads = max(1, (os.cpu_count() or 1) // max(parallel, 1)) if parallel > 1 else None
-    with ThreadPoolExecutor(max_workers=max(parallel, 1)) as pool:
-        for work_dir, reason in pool.map(run_one, todo):
-            if reason is None:
-                summary['ran'].append(work_dir)
-            else:
-                summary['failed'].append((work_dir, reason))
+    outcomes = [None] * len(todo)
+    with Progress(total=len(todo), desc=f"suite {suite['name']}", unit='run', interval=0,
+                  write=log, enabled=bool(todo)) as bar, \
+            ThreadPoolExecutor(max_workers=max(parallel, 1)) as pool:
+        futures = {pool.submit(run_one, item): i for i, item in enumerate(todo)}
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            bar.update()
+    for work_dir, reason in outcomes:
+        if reason is None:
+            summary['ran'].append(work_dir)
+        else:
+            summary['failed'].append((work_dir, reason))
     summary['wall_time_s'] = time.time() - start
     bench = suite.get('benchmark')
     if bench and not dry_run:

@@ -6,12 +6,14 @@ and produced with the same settings (recorded in a small JSON stamp beside them)
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
-from typing import Optional
-
+import threading
+from typing import List, Optional
 
 from mtbench.fileio import torch_save_atomic, write_text_atomic
+from mtbench.progress import Progress, format_duration
 
 __all__ = ['SYNTHETIC_DATA', 'ensure_synthetic_data', 'ensure_pretrained_backbone',
            'extract_backbone_state', 'pretrain_settings', 'PRETRAINED_PATH',
@@ -25,6 +27,7 @@ SYNTHETIC_DATA = {
 }
 PRETRAIN_CONFIG = 'configs/synthetic/pretrain_swin-nano_synthetic-upstream-64.py'
 PRETRAINED_PATH = 'work_dirs/pretrain/swin-nano_synthetic-upstream.pth'
+_TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 
 
 def _generator_fingerprint() -> str:
@@ -100,8 +103,7 @@ def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional
     work_dir = osp.join(osp.dirname(out_path), 'run')
     cmd = [python or sys.executable, osp.join(REPO, 'tools', 'train.py'), PRETRAIN_CONFIG,
            '--work-dir', work_dir, *extra_args]
-    print('[pretrain] ' + ' '.join(cmd))
-    subprocess.run(cmd, check=True, cwd=REPO)
+    _train_logged(cmd, osp.join(work_dir, 'pretrain.log'))
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         last = f.read().strip()
     os.makedirs(osp.dirname(out_path), exist_ok=True)
@@ -110,3 +112,66 @@ def ensure_pretrained_backbone(out_path: str = PRETRAINED_PATH, python: Optional
     _write_stamp(stamp, settings)
     print(f'[pretrain] saved backbone weights to {out_path}')
     return out_path
+
+
+def _train_logged(cmd: List[str], log_path: str) -> None:
+    """Run the pre-training command with its output in ``log_path`` and its progress shown.
+
+    Prints a start line (command and log file), the iterations done as the log reports them
+    (:mod:`mtbench.progress`), and a done line with the elapsed time; on failure, the end of
+    the log. Raises ``subprocess.CalledProcessError`` as ``subprocess.run(check=True)`` does.
+    """
+    os.makedirs(osp.dirname(log_path), exist_ok=True)
+    print('[pretrain] ' + ' '.join(cmd))
+    print(f'[pretrain] training the nano Swin on the upstream scenes; log: {log_path}',
+          flush=True)
+    bar = Progress(desc='[pretrain] iterations', unit='iter')
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow_train_log, args=(log_path, bar, stop),
+                                daemon=True)
+    try:
+        with open(log_path, 'w') as log:
+            follower.start()
+            try:
+                subprocess.run(cmd, check=True, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            finally:
+                stop.set()
+                follower.join()
+                bar.close()
+    except subprocess.CalledProcessError:
+        print(f'[pretrain] FAILED after {format_duration(bar.elapsed)}; the end of {log_path}:\n'
+              + _tail(log_path), file=sys.stderr)
+        raise
+    print(f'[pretrain] done in {format_duration(bar.elapsed)}')
+
+
+def _follow_train_log(log_path: str, bar: Progress, stop: threading.Event,
+                      poll_s: float = 1.0) -> None:
+    """Move ``bar`` to the last ``Iter(train) [i/n]`` of mmengine's log until ``stop``."""
+    position = 0
+    while True:
+        finished = stop.wait(poll_s)
+        try:
+            with open(log_path, 'rb') as f:
+                f.seek(position)
+                data = f.read()
+        except OSError:
+            data = b''
+        complete = data[:data.rfind(b'\n') + 1]  # a line still being written waits
+        position += len(complete)
+        matches = _TRAIN_ITER.findall(complete.decode('utf-8', errors='replace'))
+        if matches:
+            done, total = map(int, matches[-1])
+            bar.set_total(total)
+            bar.update(max(0, done - bar.done))
+        if finished:
+            return
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+    except OSError:
+        return '(no log)'
+

@@ -16,7 +16,7 @@ from mtbench.tasks import TASKS
 
 __all__ = [
     'EFFICIENCY_FIELDS',
-    'SCHEMA_VERSION',
+    'SCHEMA_VERSION', 'require_readable_records',
     'is_number',
     'load_record',
     'primary_values',
@@ -256,6 +256,23 @@ def load_record(path) -> tuple[dict | None, list[str]]:
     except json.JSONDecodeError as exc:
         return None, [f'invalid JSON: {exc}']
     return record, validate_record(record)
+
+
+def require_readable_records(paths) -> None:
+    """Raise :class:`~mtbench.errors.RecordError` for the first file that is not a readable
+    record of a known schema (unreadable, invalid JSON such as a file cut short, or a
+    ``schema_version`` this mtbench does not know). Records with other problems pass: the
+    collector and the builder report and skip them."""
+    from mtbench.errors import RecordError
+    for path in paths:
+        record, problems = load_record(path)
+        fatal = [p for p in problems if p.startswith(('cannot read', 'invalid JSON',
+                                                      'unsupported schema_version'))]
+        if fatal:
+            what = ('was written by a newer mtbench: update mtbench to read it'
+                    if fatal[0].startswith('unsupported') else
+                    'is damaged (cut short?): re-run tools/test.py for its work dir, or delete it')
+            raise RecordError(f'{path}: {fatal[0]}; the record {what}')
 
 
 def _safe(text: str) -> str:

@@ -1,7 +1,8 @@
 """Efficiency figures of method configs on this machine, measured side by side.
 
 Each config runs in a fresh process (so CPU peak RSS belongs to one model); with ``--rounds`` > 1
-the configs are interleaved round by round and the median is reported. Figures go to
+the configs are interleaved round by round and the median is reported; a line (a bar on a
+terminal) gives the measurements done, the elapsed time and the time left. Figures go to
 ``--out`` (JSON per config) and, with ``--update-records``, into the ``efficiency`` field of each
 config's ``result.json`` that the leaderboard reads.
 
@@ -23,6 +24,7 @@ sys.path.insert(0, REPO)
 from mtbench.cli import run_cli  # noqa: E402
 from mtbench.errors import ConfigError, RecordError  # noqa: E402
 from mtbench.fileio import write_json_atomic  # noqa: E402
+from mtbench.progress import Progress  # noqa: E402
 
 
 def _measure_one(args) -> None:
@@ -79,10 +81,13 @@ def main():
         _measure_one(args)
         return
     runs = {c: [] for c in args.configs}
-    for r in range(args.rounds):
-        for config in args.configs:
-            print(f'[round {r + 1}/{args.rounds}] {config}', flush=True)
-            runs[config].append(_spawn(config, args))
+    with Progress(total=args.rounds * len(args.configs), desc='benchmark', unit='config',
+                  interval=0) as bar:
+        for r in range(args.rounds):
+            for config in args.configs:
+                bar.write(f'[round {r + 1}/{args.rounds}] {config}')
+                runs[config].append(_spawn(config, args))
+                bar.update()
     os.makedirs(args.out, exist_ok=True)
     results = {}
     for config, figures in runs.items():

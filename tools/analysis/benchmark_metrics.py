@@ -16,6 +16,7 @@ import torch
 from mtbench.cli import run_cli
 from mtbench.evaluation import (NormalsMetric, SaliencyMetric, SegmentationMetric,
                                 build_task_metrics)
+from mtbench.progress import Progress
 from mtbench.registry import METRICS
 
 __all__ = ['make_batch', 'benchmark', 'main']
@@ -50,8 +51,11 @@ def make_batch(batch_size: int, size: int = 448, seed: int = 0) -> list:
 
 
 def benchmark(num_images: int = 500, batch_size: int = 8, size: int = 448,
-              metric_threads: int = 1) -> dict:
-    """Seconds spent in each task's metric (process + compute_metrics) for ``num_images``."""
+              metric_threads: int = 1, progress: bool = False) -> dict:
+    """Seconds spent in each task's metric (process + compute_metrics) for ``num_images``.
+
+    With ``progress``, the images done are shown (:mod:`mtbench.progress`).
+    """
     metrics = {cfg['task']: METRICS.build(dict(cfg, num_threads=metric_threads or None))
                for cfg in build_task_metrics(TASKS, 'pascal-mt')}
     assert isinstance(metrics['semseg'], SegmentationMetric)
@@ -60,13 +64,15 @@ def benchmark(num_images: int = 500, batch_size: int = 8, size: int = 448,
     pool = [make_batch(batch_size, size, seed) for seed in range(2)]
     seconds = dict.fromkeys(TASKS, 0.0)
     done = 0
-    while done < num_images:
-        batch = pool[(done // batch_size) % len(pool)][:num_images - done]
-        for task, metric in metrics.items():
-            start = time.perf_counter()
-            metric.process(None, batch)
-            seconds[task] += time.perf_counter() - start
-        done += len(batch)
+    with Progress(total=num_images, desc='metrics', unit='img', enabled=progress) as bar:
+        while done < num_images:
+            batch = pool[(done // batch_size) % len(pool)][:num_images - done]
+            for task, metric in metrics.items():
+                start = time.perf_counter()
+                metric.process(None, batch)
+                seconds[task] += time.perf_counter() - start
+            done += len(batch)
+            bar.update(len(batch))
     for task, metric in metrics.items():
         start = time.perf_counter()
         metric.compute_metrics(metric.results)
@@ -85,7 +91,8 @@ def main() -> None:
                              f'now {torch.get_num_threads()})')
     args = parser.parse_args()
     benchmark(2 * args.batch_size, args.batch_size, args.size, args.metric_threads)  # warm up
-    seconds = benchmark(args.num_images, args.batch_size, args.size, args.metric_threads)
+    seconds = benchmark(args.num_images, args.batch_size, args.size, args.metric_threads,
+                        progress=True)
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     threads = args.metric_threads or torch.get_num_threads()
     print(f'{args.num_images} images of {args.size}x{args.size}, batch {args.batch_size}, '

@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mtbench.cli import run_cli  # noqa: E402
+from mtbench.errors import MissingPathError  # noqa: E402
 from mtbench.datasets.checks import DATASETS_BY_NAME, check_dataset  # noqa: E402
 
 __all__ = ['parse_args', 'main']
@@ -40,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Run the check; returns the exit status."""
     args = parse_args(argv)
+    if not osp.isdir(args.data_root):
+        raise MissingPathError(f'dataset folder not found: {args.data_root}; pass the '
+                               f'{args.dataset} root (see docs/datasets.md for the layout)')
 
     def progress(done, total):
         if not args.quiet and (done % 500 == 0 or done == total):

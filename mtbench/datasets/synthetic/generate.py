@@ -2,13 +2,14 @@
 import json
 import os
 import shutil
-import sys
 import time
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mtbench.progress import Progress
 
 from .classes import NYU40_CLASSES, VOC_CLASSES
 from .sample import FAMILIES, render_scene
@@ -64,16 +65,6 @@ def _prepare(root: Path, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a declared dependency
-        return None
-    return tqdm(total=total, desc=desc, unit='scene', file=sys.stderr)
-
-
 def generate_dataset(layout: str, out_dir, num_train: int, num_val: int,
                      size: Sequence[int] = (64, 64), seed: int = 0, packaging: str = 'jpg-npy',
                      family: str = 'downstream', progress: bool = True, *,
@@ -90,7 +81,8 @@ def generate_dataset(layout: str, out_dir, num_train: int, num_val: int,
         packaging: ``'jpg-npy'`` or (NYUD only) ``'png-npy'`` (see :mod:`.writers`).
         family: ``'downstream'`` (benchmark scenes; NYUD layout renders its indoor scenes) or
             ``'upstream'`` (pre-training scenes; NYUD layout only).
-        progress: show a tqdm progress bar and print the generation rate.
+        progress: show progress (:mod:`mtbench.progress`: a bar on a terminal, periodic lines
+            otherwise) and print the generation rate.
         workers: worker processes (default: 2 on multi-core machines for 256+ scenes, else 1).
         overwrite: replace an existing synthetic dataset at ``out_dir``.
 
@@ -128,7 +120,7 @@ def generate_dataset(layout: str, out_dir, num_train: int, num_val: int,
     chunk = 16
     jobs = [(str(root), layout, packaging, family, size, items[i:i + chunk])
             for i in range(0, total, chunk)]
-    bar = _progress(total, progress, f'synthetic {layout}/{family}')
+    bar = Progress(total, desc=f'synthetic {layout}/{family}', unit='scene', enabled=progress)
     meta = {}
     start = time.perf_counter()
     if workers > 1:
@@ -137,17 +129,14 @@ def generate_dataset(layout: str, out_dir, num_train: int, num_val: int,
         with get_context(method).Pool(workers) as pool:
             for n, m in pool.imap_unordered(_work, jobs):
                 meta.update(m)
-                if bar is not None:
-                    bar.update(n)
+                bar.update(n)
     else:
         for job in jobs:
             n, m = _work(job)
             meta.update(m)
-            if bar is not None:
-                bar.update(n)
+            bar.update(n)
     elapsed = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    bar.close()
     info = {'generator': 'mtbench.datasets.synthetic', 'version': GENERATOR_VERSION,
             'layout': layout, 'packaging': packaging, 'family': family, 'seed': int(seed),
             'size': list(size), 'num_train': num_train, 'num_val': num_val,
