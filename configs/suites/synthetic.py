@@ -39,6 +39,7 @@ suite = dict(
         'configs/synthetic/tsbn-lr10_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/tssigmabn-lr10_swin-nano_synthetic-pascal-64.py',
         'configs/synthetic/sinewich-r4_swin-nano_synthetic-pascal-64.py',
+        'configs/synthetic/faar-r8-cov95_swin-nano_synthetic-pascal-64.py',
     ],
     # exclusive: the results dir holds this suite's current records only (stale ones removed).
     leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',

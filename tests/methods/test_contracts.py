@@ -100,6 +100,14 @@ CASES = [
     ('tsbn-train-backbone', dict(type='TSBN', train_backbone=True), TASKS),
     ('tssigmabn-train-backbone', dict(type='TSBN', sigma=True, train_backbone=True), TASKS),
     # cases: faar
+    ('faar', dict(type='FAAR', rank=4, task_rank=2), TASKS),
+    ('faar-nopdrs', dict(type='FAAR', rank=3, pdrs=False, dropout=0.1, trainable=(),
+                         task_base_input='task'), TASKS),
+    ('faar-shared-only', dict(type='FAAR', rank=2, task_sites=(), masked_scores='skip',
+                              trainable=('reductions', 'norms')), TASKS),
+    ('faar-task-only', dict(type='FAAR', rank=2, task_rank=3, task_scale=2.0,
+                            shared_in_task_blocks=False, sites=('qkv',), detach_norm=False),
+     TASKS),
     # cases: sinewich
     ('sinewich', dict(type='FreeSinewich', rank=4), TASKS),
     ('sinewich-ablations', dict(type='FreeSinewich', rank=2, sine=False, clock_net=False,
