@@ -94,7 +94,7 @@ def read_split_ids(split_file: PathLike) -> List[str]:
     """Read one id per line (blank lines skipped), raising when the file is missing or empty."""
     split_file = Path(split_file)
     if not split_file.is_file():
-        raise MissingPathError(f'missing split file {split_file} (one image id per line); '
+        raise MissingPathError(f'Missing split file {split_file} (one image id per line); '
                                'check data_root and the dataset layout (docs/datasets.md)')
     ids = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
     if not ids:
@@ -246,7 +246,7 @@ class MultiTaskDataset(BaseDataset):
         if missing:
             shown = '\n  '.join(missing[:10])
             more = f'\n  ... and {len(missing) - 10} more' if len(missing) > 10 else ''
-            raise DataError(
+            raise MissingPathError(
                 f'{self.DATASET_NAME} {self.split}: {len(missing)} file(s) listed by '
                 f'{self.SPLIT_FILES[self.split]} are missing under {self.data_root}:\n  '
                 f'{shown}{more}')

@@ -19,6 +19,7 @@ tool (``tools/analysis/task_similarity.py``) writes it.
 import json
 from typing import Dict, List, Optional, Sequence, Union
 
+from mtbench.errors import ConfigError
 from mtbench.fileio import write_text_atomic
 
 __all__ = ['GroupingError', 'normalize_grouping', 'default_grouping', 'group_key',
@@ -28,7 +29,7 @@ Grouping = List[List[List[str]]]
 StageSpec = Union[str, Sequence[Sequence[str]]]
 
 
-class GroupingError(ValueError):
+class GroupingError(ConfigError):
     """A grouping is not a valid tree of task partitions."""
 
 
