@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shlex
 import subprocess
 import sys
@@ -138,16 +139,29 @@ def select_entries(entries: List[SuiteEntry], only: Optional[List[str]]) -> List
     return [e for e in entries if any(hit(e, p) for p in only)]
 
 
-def _drop_unplanned_records(results: str, entries: List[SuiteEntry], log) -> None:
-    """Remove records of the results dir that belong to no (config, seed) of the suite."""
-    planned = {(osp.splitext(osp.basename(e.config))[0], e.seed) for e in entries}
+def _record_entry(path: str):
+    """``(config stem, seed)`` of a collected record file, or None for another file.
+
+    Names are ``<method>--<stem>--seed<k>.json``, with ``--<variant>-<checksum>`` appended when
+    records of two dataset versions share a name.
+    """
+    parts = osp.basename(path)[:-len('.json')].split('--')
+    for i in range(1, len(parts)):
+        if re.fullmatch(r'seed\d+', parts[i]):
+            return parts[i - 1], int(parts[i][len('seed'):])
+    return None
+
+
+def _drop_stale_records(results: str, planned: List[SuiteEntry], collected: List[SuiteEntry],
+                        log) -> None:
+    """Remove the records of the results dir that belong to no (config, seed) of the suite, and
+    those of the entries about to be collected again (so new records replace them)."""
+    stem = lambda e: osp.splitext(osp.basename(e.config))[0]  # noqa: E731
+    keep = {(stem(e), e.seed) for e in planned} - {(stem(e), e.seed) for e in collected}
     for path in sorted(glob.glob(osp.join(results, '**', '*.json'), recursive=True)):
-        parts = osp.basename(path)[:-len('.json')].split('--')
-        seed = parts[-1][len('seed'):] if parts[-1].startswith('seed') else None
-        if len(parts) >= 3 and seed is not None and seed.isdigit() and \
-                (parts[-2], int(seed)) in planned:
+        if _record_entry(path) in keep:
             continue
-        log(f'  removing stale record {osp.relpath(path, REPO)}')
+        log(f'  removing record {osp.relpath(path, REPO)} (stale or being replaced)')
         os.remove(path)
 
 
@@ -329,8 +343,9 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         py = sys.executable
         if board.get('exclusive') and osp.isdir(osp.join(REPO, board['results'])):
             # The results dir is this suite's alone: drop records of configs or seeds the suite
-            # no longer plans; the records of planned entries are replaced by those that ran.
-            _drop_unplanned_records(osp.join(REPO, board['results']), planned, log)
+            # no longer plans, and those of the entries whose new records are collected now.
+            _drop_stale_records(osp.join(REPO, board['results']), planned,
+                                [e for e in entries if e.work_dir in work_dirs], log)
         if work_dirs:
             subprocess.run([py, 'tools/leaderboard.py', 'collect', *work_dirs, '--out',
                             board['results']], cwd=REPO, check=False)

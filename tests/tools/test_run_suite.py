@@ -67,7 +67,7 @@ def test_suite_runs_skips_and_survives_failures(synthetic_pascal, tmp_path, monk
 def test_only_selects_entries_and_exclusive_keeps_planned_records(tmp_path):
     import pytest
 
-    from mtbench.engine.suite import _drop_unplanned_records, load_suite, select_entries
+    from mtbench.engine.suite import _drop_stale_records, load_suite, select_entries
     path = _suite_file(tmp_path, 'data/none')
     entries = plan_suite(load_suite(path))
     assert select_entries(entries, None) == entries
@@ -81,10 +81,14 @@ def test_only_selects_entries_and_exclusive_keeps_planned_records(tmp_path):
     results = tmp_path / 'results' / 'pascal-mt'
     results.mkdir(parents=True)
     keep = ['decoder_only--decoder-only_swin-nano_synthetic-pascal-64--seed0.json',
-            'bitfit--bitfit_swin-nano_synthetic-pascal-64--seed0.json']
+            'decoder_only--decoder-only_swin-nano_synthetic-pascal-64--seed0--pascal-context-'
+            '93a1368f.json']
     drop = ['bitfit--bitfit_swin-nano_synthetic-pascal-64--seed1.json',
-            'lora--lora-r4_swin-nano_synthetic-pascal-64--seed0.json', 'notes.json']
+            'lora--lora-r4_swin-nano_synthetic-pascal-64--seed0.json', 'notes.json',
+            # bitfit seed 0 is collected again: its old records make room for the new one
+            'bitfit--bitfit_swin-nano_synthetic-pascal-64--seed0.json',
+            'bitfit--bitfit_swin-nano_synthetic-pascal-64--seed0--pascal-context-e3cc3ceb.json']
     for name in keep + drop:
         (results / name).write_text('{}')
-    _drop_unplanned_records(str(tmp_path / 'results'), entries, log=lambda _: None)
+    _drop_stale_records(str(tmp_path / 'results'), entries, [picked[0]], log=lambda _: None)
     assert sorted(p.name for p in results.iterdir()) == sorted(keep)
