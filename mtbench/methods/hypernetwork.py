@@ -19,7 +19,6 @@ Because the adapters differ per task, the whole backbone runs one stream per tas
 streams are stacked along the batch dimension in task order and every frozen operation runs
 once per stage.
 """
-import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -31,13 +30,12 @@ from mtbench.methods.progressive.grouping import normalize_grouping
 
 __all__ = ['ADAPTER_POSITIONS', 'AdapterSite', 'AdapterWeights', 'ConditionEmbeddings',
            'GeneratedAdapterLinear', 'TaskProjector', 'WeightGenerator', 'adapter_sites',
-           'check_positive_int', 'install_task_streams', 'is_norm_parameter', 'norm_param_count',
+           'check_positions', 'check_positive_int', 'check_positive_number', 'install_task_streams',
            'projector_param_count', 'wrap_adapter_sites']
 
 #: Where an adapter can sit: after attention's output projection or after the MLP (Houlsby).
 ADAPTER_POSITIONS = {'attn': ('attn', 'proj'), 'mlp': ('mlp', 'fc2')}
 
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
 
 
 def check_positive_int(value, name: str, method: str) -> int:
@@ -47,17 +45,21 @@ def check_positive_int(value, name: str, method: str) -> int:
     return value
 
 
-def is_norm_parameter(name: str) -> bool:
-    """Whether backbone parameter ``name`` belongs to a LayerNorm (blocks, merging, patch)."""
-    return _NORM.search(name) is not None
+def check_positive_number(value, name: str, method: str) -> float:
+    """``value`` as a float if it is a positive number, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f'{method} {name} must be a positive number, got {value!r}')
+    return float(value)
 
 
-def norm_param_count(backbone: nn.Module) -> int:
-    """Closed-form LayerNorm parameter count of a Swin: ``4C`` per block, ``8C`` per merging,
-    ``2 C_0`` for the patch embedding."""
-    channels, depths = backbone.stage_channels, backbone.depths
-    blocks = sum(4 * c * d for c, d in zip(channels, depths))
-    return blocks + sum(8 * c for c in channels[:-1]) + 2 * backbone.embed_dims
+def check_positions(positions, method: str) -> tuple:
+    """``positions`` as a tuple of distinct members of :data:`ADAPTER_POSITIONS`."""
+    positions = (positions,) if isinstance(positions, str) else tuple(positions)
+    if not positions or any(p not in ADAPTER_POSITIONS for p in positions) \
+            or len(set(positions)) != len(positions):
+        raise ValueError(f'{method} positions must be distinct members of '
+                         f'{list(ADAPTER_POSITIONS)}, got {positions}')
+    return positions
 
 
 def projector_param_count(in_dim: int, hidden: int, out_dim: int, norm: bool) -> int:

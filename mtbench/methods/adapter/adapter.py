@@ -1,33 +1,17 @@
 """Bottleneck adapters (Houlsby et al., 2019) in every Swin block; optionally low-rank weights."""
-import re
 from typing import Optional
 
 import torch.nn as nn
 
 from mtbench.methods.adapter.layer import AdaptedLinear
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param, layer_norm_params
 from mtbench.methods.targets import find_modules, replace_module
 from mtbench.registry import METHODS
 
 __all__ = ['BottleneckAdapter', 'is_layer_norm_param', 'layer_norm_params']
 
 _SITES = {'attn': 'attn.proj', 'mlp': 'mlp.fc2'}
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
-
-
-def is_layer_norm_param(name: str) -> bool:
-    """Whether backbone parameter ``name`` belongs to a Swin LayerNorm (patch embedding,
-    ``norm1``/``norm2`` of a block, patch merging)."""
-    return _NORM.search(name) is not None
-
-
-def layer_norm_params(backbone: nn.Module) -> int:
-    """Closed-form parameter count of every LayerNorm of a Swin backbone, from its arch:
-    ``2 C0`` (patch embedding) + ``4 C`` per block + ``8 C`` per patch merging."""
-    widths, depths = backbone.stage_channels, backbone.depths
-    return (2 * backbone.embed_dims + sum(4 * c * d for c, d in zip(widths, depths))
-            + sum(8 * c for c in widths[:len(depths) - 1]))
 
 
 @METHODS.register_module()

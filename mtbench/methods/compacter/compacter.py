@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import torch.nn as nn
 
-from mtbench.methods.adapter.adapter import is_layer_norm_param, layer_norm_params
+from mtbench.methods.counting import is_layer_norm_param, layer_norm_params
 from mtbench.methods.base import BaseMethod
 from mtbench.methods.compacter.layer import CompacterAdapter, CompacterLinear
 from mtbench.methods.counting import decoders_formula

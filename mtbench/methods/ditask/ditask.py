@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch.nn as nn
 
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param
 from mtbench.methods.mtlora.blocks import MTLoRABlock, MTLoRAStage
 from mtbench.registry import METHODS
 
@@ -22,7 +22,6 @@ _TASK_SITES = ('proj', 'fc1', 'fc2')
 #: (relative-position bias tables) and ``reduction`` (PatchMerging reductions).
 PRETRAINED_GROUPS = ('patch_embed', 'norms', 'rel_pos', 'reduction')
 _TASK_PARAM = re.compile(r'\.ditask_task_theta\.(\w+)$')
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
 
 
 def _cells(value, what: str) -> int:
@@ -186,7 +185,7 @@ class DiTASK(BaseMethod):
     def keep_pretrained_trainable(self, name: str) -> bool:
         groups = self.trainable_pretrained
         return (('patch_embed' in groups and name.startswith('patch_embed.proj.'))
-                or ('norms' in groups and _NORM.search(name) is not None)
+                or ('norms' in groups and is_layer_norm_param(name))
                 or ('rel_pos' in groups and name.endswith('relative_position_bias_table'))
                 or ('reduction' in groups and name.endswith('downsample.reduction.weight')))
 

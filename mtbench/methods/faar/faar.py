@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param
 from mtbench.methods.mtlora.blocks import MTLoRABlock, MTLoRAStage
 from mtbench.methods.mtlora.layer import site_dims
 from mtbench.registry import METHODS
@@ -24,7 +24,6 @@ SITES = ('qkv', 'proj', 'fc1', 'fc2')
 TASK_SITES = ('proj', 'fc1', 'fc2')
 #: Pretrained parts a FAAR config may keep trainable besides the adapters.
 TRAINABLE_EXTRAS = ('patch_embed', 'norms', 'relative_position', 'reductions')
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
 _TASK_PARAM = re.compile(r'\.dora_tasks\.(\w+)\.')
 _OWNER = {'qkv': 'attn', 'proj': 'attn', 'fc1': 'mlp', 'fc2': 'mlp'}
 
@@ -210,7 +209,7 @@ class FAAR(BaseMethod):
     def keep_pretrained_trainable(self, name: str) -> bool:
         extras = self.trainable
         return (('patch_embed' in extras and name.startswith('patch_embed.'))
-                or ('norms' in extras and _NORM.search(name) is not None)
+                or ('norms' in extras and is_layer_norm_param(name))
                 or ('relative_position' in extras
                     and name.endswith('relative_position_bias_table'))
                 or ('reductions' in extras and name.endswith('downsample.reduction.weight')))

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch.nn as nn
 
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param
 from mtbench.methods.mtlora.blocks import MTLoRABlock, MTLoRAStage
 from mtbench.methods.mtlora.layer import SHARED_MODES, MTLoRALinear, site_dims
 from mtbench.registry import METHODS
@@ -13,7 +13,6 @@ from mtbench.registry import METHODS
 __all__ = ['MTLoRA']
 
 _TASK_PARAM = re.compile(r'\.lora_tasks_[AB]\.(\w+)$')
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
 _TASK_SITES = ('proj', 'fc1', 'fc2')
 
 
@@ -169,7 +168,7 @@ class MTLoRA(BaseMethod):
                                                self.dropout)
 
     def keep_pretrained_trainable(self, name: str) -> bool:
-        return (name.startswith('patch_embed.') or _NORM.search(name) is not None
+        return (name.startswith('patch_embed.') or is_layer_norm_param(name)
                 or name.endswith('relative_position_bias_table')
                 or (not self.downsampler_lora and name.endswith('downsample.reduction.weight')))
 

@@ -5,11 +5,11 @@ from typing import Optional, Sequence
 import torch.nn as nn
 
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
-from mtbench.methods.hypernetwork import (ADAPTER_POSITIONS, WeightGenerator, adapter_sites,
-                                          check_positive_int, install_task_streams,
-                                          is_norm_parameter, norm_param_count,
-                                          projector_param_count, wrap_adapter_sites)
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param, layer_norm_params
+from mtbench.methods.hypernetwork import (WeightGenerator, adapter_sites, check_positions,
+                                          check_positive_int, check_positive_number,
+                                          install_task_streams, projector_param_count,
+                                          wrap_adapter_sites)
 from mtbench.registry import METHODS
 
 from .decomposed import DecomposedHypernetwork
@@ -67,18 +67,12 @@ class Polyhistor(BaseMethod):
         name = type(self).__name__
         self.reduction = check_positive_int(reduction, 'reduction', name)
         self.rank = check_positive_int(rank, 'rank', name)
-        positions = (positions,) if isinstance(positions, str) else tuple(positions)
-        if not positions or any(p not in ADAPTER_POSITIONS for p in positions) \
-                or len(set(positions)) != len(positions):
-            raise ValueError(f'{name} positions must be distinct members of '
-                             f'{list(ADAPTER_POSITIONS)}, got {positions}')
+        positions = check_positions(positions, name)
         self.positions = positions
         self.embed_dim = check_positive_int(embed_dim, 'embed_dim', name)
         self.projector_hidden = check_positive_int(projector_hidden, 'projector_hidden', name)
         self.cond_dim = check_positive_int(cond_dim, 'cond_dim', name)
-        if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or init_std <= 0:
-            raise ValueError(f'{name} init_std must be a positive number, got {init_std!r}')
-        self.init_std = float(init_std)
+        self.init_std = check_positive_number(init_std, 'init_std', name)
         self.projector_norm = bool(projector_norm)
         self.train_norms = bool(train_norms)
         self.tasks = ()
@@ -115,7 +109,7 @@ class Polyhistor(BaseMethod):
         install_task_streams(backbone, self.tasks)
 
     def keep_pretrained_trainable(self, name: str) -> bool:
-        return self.train_norms and is_norm_parameter(name)
+        return self.train_norms and is_layer_norm_param(name)
 
     def task_of(self, name: str) -> Optional[str]:
         m = _TASK_PARAM.search(name)
@@ -137,7 +131,7 @@ class Polyhistor(BaseMethod):
             total += sum(depth * positions * 2 * (width // template) ** 2
                          for depth, width in zip(bb.depths, bb.stage_channels))
         if self.train_norms:
-            total += norm_param_count(bb)
+            total += layer_norm_params(bb)
         return total + decoders_formula(model)
 
     def extra_repr(self) -> str:

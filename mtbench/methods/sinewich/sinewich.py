@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence
 import torch.nn as nn
 
 from mtbench.methods.base import BaseMethod
-from mtbench.methods.counting import decoders_formula
+from mtbench.methods.counting import decoders_formula, is_layer_norm_param
 from mtbench.methods.mtlora.blocks import MTLoRAStage
 from mtbench.methods.sinewich.blocks import SinewichBlock, SinewichPromptBlock, SinewichTaskState
 from mtbench.methods.sinewich.layer import SineAWBLinear
@@ -24,7 +24,6 @@ SITES = ('qkv', 'proj', 'fc1', 'fc2')
 #: Sites that may carry task streams (qkv cannot: attention runs once, on the shared stream).
 TASK_SITES = ('proj', 'fc1', 'fc2')
 _TASK_PARAM = re.compile(r'(?:\.sine_task_[ABW]|^sine_state\.(?:task_tokens|task_freq))\.(\w+)$')
-_NORM = re.compile(r'(^|\.)norm\d?\.(weight|bias)$')
 
 
 def _site_dims(c: int, h: int) -> Dict[str, tuple]:
@@ -157,7 +156,7 @@ class FreeSinewich(BaseMethod):
 
     def keep_pretrained_trainable(self, name: str) -> bool:
         return self.train_norms and (name.startswith('patch_embed.')
-                                     or _NORM.search(name) is not None
+                                     or is_layer_norm_param(name)
                                      or name.endswith('relative_position_bias_table'))
 
     def task_of(self, name: str) -> Optional[str]:
