@@ -15,6 +15,9 @@ from mtbench.engine.preflight import preflight  # noqa: E402
 from mtbench.engine.runner_utils import build_runner, load_config  # noqa: E402
 from mtbench.errors import ConfigError  # noqa: E402
 
+#: ``--amp-dtype`` choices and the ``dtype`` they give ``AmpOptimWrapper``.
+AMP_DTYPES = {'fp16': 'float16', 'bf16': 'bfloat16'}
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train an mtbench model')
@@ -23,7 +26,14 @@ def parse_args():
                         '(default: work_dirs/<config stem>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the latest checkpoint in the work dir, or from PATH')
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help="automatic mixed precision: mmengine's AmpOptimWrapper (a GPU "
+                        'only; fp16 unless --amp-dtype)')
+    parser.add_argument('--no-amp', action='store_true',
+                        help='train a config that uses AmpOptimWrapper in full precision (a '
+                        'plain OptimWrapper; needed on a CPU-only machine)')
+    parser.add_argument('--amp-dtype', choices=sorted(AMP_DTYPES),
+                        help='autocast dtype of --amp (or of a config with AmpOptimWrapper)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config settings, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -38,13 +48,44 @@ def parse_args():
     return args
 
 
+def configure_amp(cfg, args) -> None:
+    """Apply ``--amp`` (``AmpOptimWrapper``, dynamic loss scale) and ``--amp-dtype``.
+
+    mmengine's ``AmpOptimWrapper`` asserts a GPU (CUDA, NPU, MLU or MUSA), so ``--amp`` on a
+    CPU-only machine is a one-line error instead of that assertion.
+    """
+    if args.amp and args.no_amp:
+        raise ConfigError('--amp and --no-amp contradict each other; give one of them')
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.no_amp and cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            cfg.optim_wrapper.pop(key, None)
+    uses_amp = cfg.optim_wrapper.get('type') == 'AmpOptimWrapper'
+    if args.amp_dtype and not uses_amp:
+        raise ConfigError(f'--amp-dtype {args.amp_dtype} needs --amp (the optim_wrapper of '
+                          f'{args.config} is {cfg.optim_wrapper.get("type")})')
+    if uses_amp:
+        from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                     is_npu_available)
+        if not (is_cuda_available() or is_npu_available() or is_mlu_available()
+                or is_musa_available()):
+            what = '--amp' if args.amp else f'{args.config} (optim_wrapper AmpOptimWrapper)'
+            raise ConfigError(f"{what} needs a GPU (mmengine's AmpOptimWrapper runs on CUDA, "
+                              'NPU, MLU or MUSA only) and none is available here; add --no-amp '
+                              'to train in full precision on this machine, or run on a GPU '
+                              'machine')
+    if args.amp_dtype:
+        cfg.optim_wrapper.dtype = AMP_DTYPES[args.amp_dtype]
+
+
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir,
                       launcher=args.launcher)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    configure_amp(cfg, args)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -1,20 +1,35 @@
 """Efficiency figures of a model config: FLOPs, training step time, peak memory, latency.
 
 Used by ``tools/analysis/benchmark.py``, which runs :func:`measure` in a fresh process per
-config so that peak-RSS figures on CPU belong to one model only.
+config and batch size so that peak-memory figures belong to one model and one batch size only.
+
+Mixed precision (``amp``): ``'none'`` runs in float32; ``'bf16'`` and ``'fp16'`` run the
+training forward and the inference forward under ``torch.autocast`` with that dtype, on CUDA
+and on CPU alike. fp16 training scales the loss with ``torch.amp.GradScaler`` (unscaled before
+gradient clipping); bf16 needs no scaler.
+
+Example:
+    >>> figures = measure(model, 8, (448, 448), device='cuda', amp='bf16')  # doctest: +SKIP
 """
+import contextlib
+import copy
 import platform
 import statistics
 import time
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
+from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
-__all__ = ['hardware_string', 'count_forward_flops', 'count_train_flops', 'measure']
+__all__ = ['AMP_DTYPES', 'resolve_device', 'autocast_factory', 'hardware_string',
+           'count_forward_flops', 'count_train_flops', 'measure']
+
+#: ``amp`` choices and the autocast dtype each one runs the forward passes in.
+AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 #: A CPU step with at most this many minor page faults (4 KiB pages) runs on a grown heap.
@@ -31,14 +46,57 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def hardware_string() -> str:
-    """A short description of the device the figures come from."""
-    if torch.cuda.is_available():
-        return f'cuda:{torch.cuda.get_device_name(0)}'
+def resolve_device(device: Optional[str] = None) -> torch.device:
+    """The device to measure on: ``device``, or CUDA when available, else the CPU.
+
+    Raises:
+        ConfigError: ``device`` is not a CPU or CUDA device, or CUDA is asked for on a machine
+            without it.
+    """
+    try:
+        dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except RuntimeError as err:
+        raise ConfigError(f'--device {device!r} is not a device name ({err}); use cpu or '
+                          'cuda[:N]') from None
+    if dev.type not in ('cpu', 'cuda'):
+        raise ConfigError(f'--device {device}: only cpu and cuda are supported')
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        built = (f'built with CUDA {torch.version.cuda}, but no GPU is visible'
+                 if torch.version.cuda else 'a CPU-only build')
+        raise ConfigError(f'--device {device}: CUDA is not available on this machine (torch '
+                          f'{torch.__version__}: {built}); run on a GPU machine or use '
+                          '--device cpu')
+    return dev
+
+
+def autocast_factory(device: torch.device, amp: str = 'none') -> Callable:
+    """A function returning a fresh autocast context for ``amp`` (a null one for ``'none'``).
+
+    Raises:
+        ConfigError: ``amp`` is not one of :data:`AMP_DTYPES`, or the GPU lacks bfloat16.
+    """
+    if amp not in AMP_DTYPES:
+        raise ConfigError(f'--amp {amp!r}: choose one of {", ".join(AMP_DTYPES)}')
+    dtype = AMP_DTYPES[amp]
+    if dtype is None:
+        return contextlib.nullcontext
+    if device.type == 'cuda' and dtype is torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f'--amp bf16: {torch.cuda.get_device_name(device)} does not support '
+                          'bfloat16; use --amp fp16')
+    return lambda: torch.autocast(device.type, dtype=dtype)
+
+
+def hardware_string(device: Optional[torch.device] = None) -> str:
+    """A short description of the device the figures come from (default: CUDA if available)."""
+    if device is None:
+        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if torch.device(device).type == 'cuda':
+        return f'cuda:{torch.cuda.get_device_name(device)}'
     return f'cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads'
 
 
-def _fake_batch(model, batch_size: int, size: Sequence[int], device) -> dict:
+def _fake_batch(model, batch_size: int, size: Sequence[int], device: torch.device) -> dict:
+    """A preprocessed random batch (inputs and every task's ground truth) on ``device``."""
     h, w = size
     gt = {}
     g = torch.Generator().manual_seed(0)
@@ -56,7 +114,10 @@ def _fake_batch(model, batch_size: int, size: Sequence[int], device) -> dict:
     inputs = torch.randint(0, 256, (batch_size, 3, h, w), generator=g, dtype=torch.uint8)
     batch = {'inputs': inputs, 'data_samples': {'img_id': [str(i) for i in range(batch_size)],
                                                 'gt': gt}}
-    return model.data_preprocessor(batch, True)
+    data = model.data_preprocessor(batch, True)
+    data['inputs'] = data['inputs'].to(device)
+    data['data_samples']['gt'] = {t: v.to(device) for t, v in data['data_samples']['gt'].items()}
+    return data
 
 
 def count_forward_flops(model, inputs: torch.Tensor) -> int:
@@ -106,43 +167,133 @@ def count_train_flops(model, data: dict) -> int:
     return int(counter.get_total_flops())
 
 
+def _train_step(model, data: dict, opt, params: List[torch.nn.Parameter], autocast: Callable,
+                scaler: Optional['torch.amp.GradScaler']) -> None:
+    """One optimiser step: forward (loss) under ``autocast``, backward, clip at norm 5, step."""
+    with autocast():
+        loss = sum(model(**data, mode='loss').values())
+    opt.zero_grad(set_to_none=True)
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    if scaler is not None:  # fp16: unscale the gradients before clipping them
+        scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    if scaler is None:
+        opt.step()
+    else:
+        scaler.step(opt)
+        scaler.update()
+
+
+def _latencies(model, inputs: torch.Tensor, warmup: int, iters: int, autocast: Callable,
+               device: torch.device) -> List[float]:
+    """Seconds per forward (``mode='tensor'``) of ``iters`` timed runs after ``warmup`` ones."""
+    times = []
+    with torch.no_grad(), autocast():
+        for i in range(warmup + iters):
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            model(inputs, mode='tensor')
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def _tensors(state, prefix: str = ''):
+    """``(key, tensor)`` of every tensor in a state dict, nested extra state included."""
+    if torch.is_tensor(state):
+        yield prefix, state
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            yield from _tensors(value, f'{prefix}.{key}' if prefix else key)
+
+
+def _inference(model, inputs: torch.Tensor, warmup: int, steps: int, autocast: Callable,
+               device: torch.device) -> Dict:
+    """Latency unmerged and, for a method with ``supports_merge``, merged.
+
+    Same inputs and counts for both (``warmup`` warm-up, ``steps`` timed runs each), in blocks
+    plain - merged - plain so that slow drift (clocks, heat) hits both alike. After
+    ``unmerge`` the model's state is compared with a copy taken before ``merge``
+    (``unmerge_max_abs_diff``, 0.0 when exact) and then restored from that copy bit for bit.
+    """
+    model.eval()
+    first = (steps + 1) // 2
+    plain = _latencies(model, inputs, warmup, first, autocast, device)
+    merged, drift = None, None
+    mergeable = bool(getattr(model.method, 'supports_merge', False))
+    if mergeable:
+        before = copy.deepcopy(model.state_dict())  # extra state (FAAR) may hold dicts
+        model.method.merge(model)
+        try:
+            merged = _latencies(model, inputs, warmup, steps, autocast, device)
+        finally:
+            model.method.unmerge(model)
+        after = dict(_tensors(model.state_dict()))
+        drift = max([float((after[k].double() - v.double()).abs().max())
+                     for k, v in _tensors(before) if v.numel()], default=0.0)
+        model.load_state_dict(before)
+    plain += _latencies(model, inputs, 0, steps - first, autocast, device)
+    per_image = 1000 / inputs.shape[0]
+    return {'inference_latency_ms': per_image * statistics.median(plain),
+            'inference_latency_merged_ms': (per_image * statistics.median(merged)
+                                            if merged else None),
+            'mergeable': mergeable, 'unmerge_max_abs_diff': drift}
+
+
 def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps: int = 10,
-            warmup: int = 3, device: Optional[str] = None, lr: float = 1e-4) -> Dict:
+            warmup: int = 3, device: Optional[str] = None, lr: float = 1e-4,
+            amp: str = 'none') -> Dict:
     """Measure one model: FLOPs/image, train step (median), peak memory, inference latency.
 
     The train step is the median of ``steps`` steps after at least ``warmup`` warm-up steps. On
     a CPU, warm-up continues (at most ``MAX_EXTRA_WARMUP`` more steps) until a step takes at most
     ``STEADY_FAULTS`` minor page faults, i.e. the heap has grown to the step's peak: the first
     steps otherwise measure the kernel zero-filling fresh pages. Every measured step then counts,
-    and its page faults are reported (``train_step_minor_faults``).
+    and its page faults are reported (``train_step_minor_faults``). FLOPs are counted in float32
+    (whatever ``amp``): forward FLOPs on one image, training FLOPs on the batch, per image
+    (methods that compute weights once per batch amortize that cost over the batch).
+
+    Args:
+        model: a built :class:`~mtbench.models.MultiTaskModel`.
+        batch_size: images per training step and per inference forward.
+        size: input ``(H, W)``.
+        steps: timed training steps, and timed inference forwards (each of plain and merged).
+        warmup: warm-up training steps, and warm-up inference forwards.
+        device: ``'cpu'``, ``'cuda[:N]'``, or None for CUDA when available.
+        lr: AdamW learning rate of the training steps.
+        amp: ``'none'``, ``'bf16'`` or ``'fp16'`` (see the module docstring).
+
+    Returns:
+        The figures (listed in ``docs/benchmarks.md``), e.g. ``train_throughput`` (img/s),
+        ``inference_latency_ms`` (per image, unmerged), ``inference_latency_merged_ms``.
+
+    Raises:
+        ConfigError: CUDA asked for but not available, or an unknown ``amp``.
     """
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = resolve_device(device)
+    autocast = autocast_factory(device, amp)
     model.to(device)
     data = _fake_batch(model, batch_size, size, device)
-    data = {'inputs': data['inputs'].to(device),
-            'data_samples': {**data['data_samples'],
-                             'gt': {t: v.to(device) for t, v in
-                                    data['data_samples']['gt'].items()}}}
     flops = count_forward_flops(model, data['inputs'][:1])
     train_flops = count_train_flops(model, data) / batch_size
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr)
+    scaler = torch.amp.GradScaler(device.type) if amp == 'fp16' else None
     model.train()
     if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.reset_peak_memory_stats(device)
     times, faults, warmed = [], [], 0
     while len(times) < steps:
         if device.type == 'cuda':
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
         faults_before = _minor_faults()
         start = time.perf_counter()
-        loss = sum(model(**data, mode='loss').values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
+        _train_step(model, data, opt, params, autocast, scaler)
         if device.type == 'cuda':
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
         elapsed, new_faults = time.perf_counter() - start, _minor_faults() - faults_before
         # On a CPU the first steps fault in the heap page by page until it has grown to the
         # step's peak; keep warming up (a bounded number of steps) until one step runs without.
@@ -154,25 +305,9 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         times.append(elapsed)
         faults.append(new_faults)
     step = statistics.median(times)
-    peak = peak_memory_mb()
-    model.eval()
-    merged = False
-    if getattr(model.method, 'supports_merge', False):
-        model.method.merge(model)
-        merged = True
-    lat = []
-    with torch.no_grad():
-        for i in range(warmup + steps):
-            if device.type == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model(data['inputs'], mode='tensor')
-            if device.type == 'cuda':
-                torch.cuda.synchronize()
-            if i >= warmup:
-                lat.append(time.perf_counter() - start)
-    if merged:
-        model.method.unmerge(model)
+    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == 'cuda'
+            else peak_memory_mb())
+    opt.zero_grad(set_to_none=True)
     return {
         'flops_per_image': flops,
         'train_flops_per_image': train_flops,
@@ -183,9 +318,9 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         'train_throughput': batch_size / step,
         'peak_memory_mb': peak,
         'peak_memory_kind': 'cuda_max_allocated' if device.type == 'cuda' else 'cpu_peak_rss',
-        'inference_latency_ms': 1000 * statistics.median(lat) / batch_size,
-        'inference_merged': merged,
+        **_inference(model, data['inputs'], warmup, steps, autocast, device),
+        'amp': amp,
         'batch_size': batch_size,
         'input_size': list(size),
-        'hardware': hardware_string(),
+        'hardware': hardware_string(device),
     }

@@ -1,7 +1,9 @@
 """Per-task losses of the MTLoRA / TADFormer protocol.
 
 All losses take the raw network output at the ground truth's size and the ground truth in the
-conventions of ``docs/conventions.md``, and average over valid pixels only.
+conventions of ``docs/conventions.md``, and average over valid pixels only. Invalid pixels are
+zeroed with ``torch.where`` rather than dropped by boolean indexing, whose ``nonzero`` and
+scatter-back in the backward pass cost more than the loss itself on a CPU.
 """
 import torch
 import torch.nn as nn
@@ -60,7 +62,9 @@ class BalancedBCELoss(nn.Module):
         else:
             w = torch.as_tensor(self.pos_weight, dtype=logits.dtype, device=logits.device)
         bce = F.binary_cross_entropy_with_logits(logits, pos.to(logits.dtype), reduction='none')
-        total = w * bce[pos].sum() + (1 - w) * bce[neg].sum()
+        zero = bce.new_zeros(())
+        total = (w * torch.where(pos, bce, zero).sum()
+                 + (1 - w) * torch.where(neg, bce, zero).sum())
         return _safe_mean(total, num_valid)
 
 
@@ -79,7 +83,7 @@ class NormalsL1Loss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         pred = pred / (pred.norm(p=2, dim=1, keepdim=True) + self.eps)
         valid = (target != 0).any(dim=1, keepdim=True).expand_as(target)
-        total = (pred - target).abs()[valid].sum()
+        total = torch.where(valid, (pred - target).abs(), pred.new_zeros(())).sum()
         return _safe_mean(total, valid.sum())
 
 
@@ -90,7 +94,8 @@ class DepthL1Loss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         pred = pred.squeeze(1) if pred.dim() == target.dim() + 1 else pred
         valid = target > 0
-        return _safe_mean((pred - target).abs()[valid].sum(), valid.sum())
+        total = torch.where(valid, (pred - target).abs(), pred.new_zeros(())).sum()
+        return _safe_mean(total, valid.sum())
 
 
 DEFAULT_LOSSES = {

@@ -1,5 +1,9 @@
-"""tools/analysis/benchmark.py: figures into records; FLOP counting for every kind of method."""
+"""tools/analysis/benchmark.py: figures into records; FLOP counting for every kind of method;
+several batch sizes, mixed precision, merged latency and OOM rows."""
+import argparse
+import importlib.util
 import json
+import math
 import os.path as osp
 import subprocess
 import sys
@@ -13,6 +17,16 @@ from mtbench.registry import MODELS, build_or_explain
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py'
+LORA = 'configs/synthetic/lora-r4_swin-nano_synthetic-pascal-64.py'
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without CUDA')
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(REPO, 'tools', 'analysis', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize('method', [dict(type='FullFineTuning'),
@@ -73,6 +87,8 @@ def test_benchmark_writes_figures_into_suite_records(tmp_path):
         assert eff['flops_per_image'] > 0 and eff['train_throughput'] > 0
         assert eff['peak_memory_mb'] > 0 and eff['inference_latency_ms'] > 0
         assert eff['hardware'].startswith('cpu:') and eff['peak_memory_kind'] == 'cpu_peak_rss'
+        # Decoder-only has nothing to merge: the merged latency is null, not missing.
+        assert eff['amp'] == 'none' and eff['inference_latency_merged_ms'] is None
     figures = json.loads((tmp_path / 'out' / f'{stem}.json').read_text())
     assert figures['flops_per_image'] == eff['flops_per_image']
 
@@ -111,3 +127,73 @@ def test_cpu_warm_up_lasts_until_the_heap_stops_growing(monkeypatch, growing_ste
     assert len(figures['train_step_s_all']) == 2
     steady = 0 if growing_steps < expected_warmup + 1 else 10 * efficiency.STEADY_FAULTS
     assert figures['train_step_minor_faults'] == [steady, steady]
+
+
+def test_bf16_at_two_batch_sizes_gives_two_rows_and_records_the_chosen_one(tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'result.json').write_text(json.dumps({'seed': 0}))
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', LORA, '--device', 'cpu', '--amp', 'bf16',
+         '--batch-size', '1', '2', '--record-batch-size', '2', '--size', '64', '64', '--steps',
+         '2', '--warmup', '1', '--out', str(tmp_path / 'out'), '--update-records', str(work),
+         '--cfg-options', 'model.pretrained=None'],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stem = osp.splitext(osp.basename(LORA))[0]
+    rows = [ln.split() for ln in proc.stdout.splitlines() if ln.startswith(stem)]
+    assert [row[1] for row in rows] == ['1', '2']
+    assert all(float(row[-2]) > 0 for row in rows)  # LoRA merges: a merged latency
+    eff = json.loads((work / 'result.json').read_text())['efficiency']
+    assert eff['batch_size'] == 2 and eff['amp'] == 'bf16'
+    for key in ('flops_per_image', 'train_throughput', 'peak_memory_mb', 'inference_latency_ms',
+                'inference_latency_merged_ms'):
+        assert math.isfinite(eff[key]) and eff[key] > 0, key
+    for bs in (1, 2):
+        figures = json.loads((tmp_path / 'out' / f'{stem}_bs{bs}.json').read_text())
+        assert figures['batch_size'] == bs and figures['amp'] == 'bf16'
+    assert json.loads((tmp_path / 'out' / f'{stem}.json').read_text())['batch_size'] == 2
+
+
+@pytest.mark.parametrize('flags,message', [
+    pytest.param(['--device', 'cuda'], 'CUDA is not available on this machine', marks=NO_CUDA),
+    (['--batch-size', '1', '2', '--record-batch-size', '4'], '--record-batch-size 4 is not one')])
+def test_argument_errors_are_one_line(tmp_path, flags, message):
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', CONFIG, *flags, '--size', '64', '64',
+         '--out', str(tmp_path), '--cfg-options', 'model.pretrained=None'],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and message in lines[0], lines
+
+
+def test_cuda_out_of_memory_is_an_oom_row(monkeypatch):
+    import mtbench.engine.efficiency as efficiency
+    bench = _benchmark_module()
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
+
+    monkeypatch.setattr(efficiency, 'measure', oom)
+    args = argparse.Namespace(config=CONFIG, cfg_options=['model.pretrained=None'], batch_size=32,
+                              size=[64, 64], steps=1, warmup=0, device='cpu', amp='bf16')
+    row = bench.child_figures(args)
+    assert row['oom'] is True and row['batch_size'] == 32 and row['amp'] == 'bf16'
+
+    def figures(step, latency, merged=None):
+        return {'flops_per_image': 1e9, 'train_flops_per_image': 3e9, 'train_step_s': step,
+                'train_throughput': 8 / step, 'peak_memory_mb': 100.0, 'amp': 'bf16',
+                'inference_latency_ms': latency, 'inference_latency_merged_ms': merged,
+                'hardware': 'cuda:test', 'input_size': [64, 64]}
+
+    # One OOM round makes the row OOM; the other configs' ratios are against the first one.
+    results = {('full', 8): bench.summarize([figures(1.0, 4.0), figures(1.0, 4.0)]),
+               ('lora', 8): bench.summarize([figures(2.0, 6.0, 5.0), figures(2.0, 6.0, 5.0)]),
+               ('full', 32): bench.summarize([figures(3.0, 4.0)]),
+               ('lora', 32): bench.summarize([figures(2.0, 6.0, 5.0), row])}
+    lines = bench.format_table(results, ['full', 'lora'], [8, 32])
+    table = {(ln.split()[0], ln.split()[1]): ln.split() for ln in lines[2:]}
+    assert table[('lora', '8')][5] == '2.00' and table[('lora', '8')][-1] == '1.25'
+    assert table[('full', '8')][-2:] == ['-', '-']
+    assert table[('lora', '32')][2:] == ['OOM']
