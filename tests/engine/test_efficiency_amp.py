@@ -141,7 +141,8 @@ def test_train_amp_without_a_gpu_is_one_line(tmp_path, flags, message):
         config, flags = 'configs/lora/lora-r4_swin-t_pascal-mt-448.py', []
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', config, *flags, '--work-dir', str(tmp_path),
-         '--cfg-options', 'model.pretrained=None'], cwd=REPO, capture_output=True, text=True, timeout=120)
+         '--cfg-options', 'model.pretrained=None'],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('error: ') and message in lines[0]
