@@ -23,7 +23,8 @@ def main():
     parser.add_argument('--gpus', type=int, default=1, help='GPUs per entry (slurm)')
     parser.add_argument('--dry-run', action='store_true', help='print the plan only')
     parser.add_argument('--no-leaderboard', action='store_true')
-    parser.add_argument('--parallel', type=int, default=1, help='entries run at once')
+    parser.add_argument('--parallel', type=int, default=None,
+                        help="entries run at once (default: the suite's parallel, else 1)")
     parser.add_argument('--only', action='append', metavar='GLOB',
                         help='run only the configs whose path or file stem matches (repeatable); '
                              "the other entries' records are kept")

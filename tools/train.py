@@ -12,7 +12,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mtbench.cli import run_cli  # noqa: E402
 from mtbench.engine.preflight import preflight  # noqa: E402
-from mtbench.engine.runner_utils import build_runner, load_config  # noqa: E402
+from mtbench.engine.runner_utils import (build_runner, final_val_duplicates_test,  # noqa: E402
+                                         load_config)
 from mtbench.errors import ConfigError  # noqa: E402
 
 #: ``--amp-dtype`` choices and the ``dtype`` they give ``AmpOptimWrapper``.
@@ -94,6 +95,10 @@ def main():
         cfg.load_from = args.resume
     if args.test and not cfg.get('test_dataloader'):
         raise ConfigError(f'--test needs a test_dataloader in {args.config}')
+    if args.test and final_val_duplicates_test(cfg):
+        # The only validation would be at the end, on the test split with the test evaluator.
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        print('--test: skipping the final validation, which would repeat the test')
     splits = ['train', *(['val'] if cfg.get('val_cfg') else []), *(['test'] if args.test else [])]
     preflight(cfg, splits)
     runner = build_runner(cfg)

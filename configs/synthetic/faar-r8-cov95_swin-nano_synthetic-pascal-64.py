@@ -1,11 +1,11 @@
 # FAAR (docs/methods/faar.md): DoRA adapters (shared in every block, one per task in the last
 # block of each stage) of initial rank 8, scale 4, shrunk by PDRS (coverage 0.95) at the end of
-# every epoch (31 steps), and the TS-PD decoder, on the synthetic PASCAL-layout benchmark
+# every epoch (62 steps at batch 16), and the TS-PD decoder, on the synthetic PASCAL-layout benchmark
 # (pre-trained tiny Swin, CPU, minutes).
 _base_ = [
     '../_base_/models/swin-nano_hrnet_synthetic.py',
     '../_base_/datasets/synthetic_pascal_64.py',
-    '../_base_/schedules/synthetic_250it.py',
+    '../_base_/schedules/synthetic_125it.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(

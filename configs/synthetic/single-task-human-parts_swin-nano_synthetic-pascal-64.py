@@ -3,7 +3,7 @@
 _base_ = [
     '../_base_/models/swin-nano_hrnet_synthetic.py',
     '../_base_/datasets/synthetic_pascal_64.py',
-    '../_base_/schedules/synthetic_250it.py',
+    '../_base_/schedules/synthetic_125it.py',
     '../_base_/default_runtime.py',
 ]
 tasks = ['human_parts']

@@ -8,7 +8,8 @@ from mmengine.config import Config, DictAction
 from mtbench.engine.config_check import check_config
 from mtbench.errors import ConfigError, MissingPathError
 
-__all__ = ['load_config', 'read_config_file', 'build_runner', 'parse_cfg_options']
+__all__ = ['load_config', 'read_config_file', 'build_runner', 'parse_cfg_options',
+           'final_val_duplicates_test']
 
 
 def parse_cfg_options(options: Sequence[str]) -> dict:
@@ -95,3 +96,25 @@ def build_runner(cfg: Config):
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def final_val_duplicates_test(cfg: Config) -> bool:
+    """Whether training validates only once, at its end, exactly as the test loop will.
+
+    ``tools/train.py --test`` then skips that validation: the test loop reports the same metrics
+    of the same final model on the same split. True when the val and test dataloaders and
+    evaluators are the same config, validation happens only at the last iteration / epoch, and
+    no checkpoint hook keeps a best checkpoint (which needs validation results).
+    """
+    if not cfg.get('val_cfg') or not cfg.get('test_dataloader'):
+        return False
+    if (cfg.get('val_dataloader') != cfg.get('test_dataloader')
+            or cfg.get('val_evaluator') != cfg.get('test_evaluator')):
+        return False
+    if (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('save_best'):
+        return False
+    loop = cfg.get('train_cfg') or {}
+    length = loop.get('max_iters', loop.get('max_epochs'))
+    interval = loop.get('val_interval', 1)
+    return (length is not None and interval >= length and not loop.get('dynamic_intervals')
+            and loop.get('val_begin', 1) <= length)

@@ -12,6 +12,7 @@ A suite is an mmengine config file with a ``suite`` dict::
         leaderboard=dict(results='leaderboard/synthetic/results', out='leaderboard/synthetic',
                          exclusive=True),   # optional: the results dir holds this suite only
         benchmark=dict(batch_size=32, size=[64, 64], steps=10, warmup=3),  # optional
+        parallel=2,                     # optional: entries run at once (default 1)
     )
 
 With ``benchmark``, a local run then measures every config's efficiency figures
@@ -267,25 +268,39 @@ def _benchmark(suite: dict, bench: dict, entries: List[SuiteEntry], log) -> None
 
 
 def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
-              dry_run: bool = False, rebuild: bool = True, log=print, parallel: int = 1,
-              only: Optional[List[str]] = None) -> dict:
+              dry_run: bool = False, rebuild: bool = True, log=print,
+              parallel: Optional[int] = None, only: Optional[List[str]] = None) -> dict:
     """Run every entry of the suite at ``path`` and rebuild its leaderboard.
 
     With ``parallel > 1`` that many entries run at once (slurm jobs, or local processes that
-    share the CPU cores / the GPU; local CPU processes get ``cores // parallel`` threads each).
+    share the CPU cores / the GPU; local CPU processes get ``cores // parallel`` threads each);
+    ``None`` takes the suite's ``parallel`` (default 1). On a small CPU, two single-thread
+    processes train more runs per minute than one two-thread process: the nano model's
+    operations are too small for two threads to halve them.
     With ``only`` (config globs), just the matching entries run (see :func:`select_entries`).
 
     Returns:
-        ``{'ran': [...], 'skipped': [...], 'failed': [(work_dir, reason)], 'wall_time_s': t}``.
+        ``{'ran': [...], 'skipped': [...], 'failed': [(work_dir, reason)], 'wall_time_s': t,
+        'phases': {phase: seconds}}`` (``wall_time_s``: the runs; ``phases``: data generation,
+        pre-training, runs, benchmark and leaderboard, those that ran).
     """
     suite = load_suite(path)
+    if parallel is None:
+        parallel = suite.get('parallel', 1)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise ConfigError(f'{path}: parallel must be a positive integer, got {parallel!r}')
+    phases = {}
     if suite.get('prepare') == 'synthetic' and not dry_run:
         from mtbench.engine.synthetic_setup import (ensure_pretrained_backbone,
                                                     ensure_synthetic_data)
+        t0 = time.time()
         ensure_synthetic_data('pascal-mt-64')
+        phases['data'] = time.time() - t0
+        t0 = time.time()
         ensure_pretrained_backbone()
+        phases['pretraining'] = time.time() - t0
     start = time.time()
-    summary = {'ran': [], 'skipped': [], 'failed': []}
+    summary = {'ran': [], 'skipped': [], 'failed': [], 'phases': phases}
     planned = plan_suite(suite)
     entries = select_entries(planned, only)
     todo = []
@@ -328,7 +343,8 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
             summary['ran'].append(work_dir)
         else:
             summary['failed'].append((work_dir, reason))
-    summary['wall_time_s'] = time.time() - start
+    summary['wall_time_s'] = phases['runs'] = time.time() - start
+    t0 = time.time()
     bench = suite.get('benchmark')
     if bench and not dry_run:
         if launcher == 'local':
@@ -336,6 +352,9 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         else:
             log('suite benchmark skipped with the slurm launcher: run tools/analysis/benchmark.py '
                 f"--records-root {suite['work_root']} on a compute node")
+    if bench and not dry_run and launcher == 'local':
+        phases['benchmark'] = time.time() - t0
+    t0 = time.time()
     board = suite.get('leaderboard')
     if rebuild and board and not dry_run:
         work_dirs = [e.work_dir for e in entries if osp.exists(osp.join(e.work_dir,
@@ -351,8 +370,12 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
                             board['results']], cwd=REPO, check=False)
         subprocess.run([py, 'tools/leaderboard.py', 'build', '--results', board['results'],
                         '--out', board['out']], cwd=REPO, check=False)
+        phases['leaderboard'] = time.time() - t0
     log(f"suite {suite['name']}: {len(summary['ran'])} ran, {len(summary['skipped'])} skipped, "
         f"{len(summary['failed'])} failed, {summary['wall_time_s']:.0f} s")
+    if phases:
+        log('wall time by phase: ' + ', '.join(f'{k} {v:.0f} s' for k, v in phases.items())
+            + f' (total {sum(phases.values()):.0f} s)')
     for work_dir, reason in summary['failed']:
         log(f'  failed: {work_dir}: {reason}')
     return summary

@@ -11,7 +11,7 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True, drop_last=True,
+    batch_size=16, num_workers=1, persistent_workers=True, drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', tasks=tasks,

@@ -1,4 +1,4 @@
-# Short fixed-step schedule for the synthetic benchmark on a CPU (fixed steps, not seconds: the
+# The synthetic pre-training schedule (and the fine-tuning schedule before issue 15; fixed steps, the
 # machine may stall): 250 steps at batch 32 (8 epochs of the 1,000 training scenes). AdamW,
 # warm-up then cosine, gradient clipping as in the paper recipe.
 optim_wrapper = dict(
