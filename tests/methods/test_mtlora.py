@@ -234,3 +234,34 @@ def test_fused_task_mlp_matches_the_stacked_layers(method, monkeypatch):
     assert grads.keys() == grads_ref.keys()
     for name in grads_ref:
         torch.testing.assert_close(grads[name], grads_ref[name], msg=name)
+
+
+@pytest.mark.parametrize('method', [
+    dict(type='MTLoRA', rank=6, task_rank=2, dropout=0.0),
+    dict(type='MTLoRA', rank=[2, 3, 2, 4], task_rank=1, downsampler_lora=True, dropout=0.0),
+    dict(type='MTLoRA', rank=3, shared_mode='lora_only', dropout=0.0)])
+def test_merge_folds_the_shared_lora_of_shared_only_layers(method):
+    model = _other_geometry(method).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x, mode='tensor')
+    layers = [m for m in model.backbone.modules() if isinstance(m, MTLoRALinear)]
+    weights = {id(m): m.linear.weight.clone() for m in layers}
+    model.method.merge(model)
+    merged = [m for m in layers if m.merged]
+    # Every layer without task LoRA merged (its weight moved); task layers did not.
+    assert merged == [m for m in layers if not m.tasks] and merged
+    assert all(not torch.equal(m.linear.weight, weights[id(m)]) for m in merged)
+    assert all(torch.equal(m.linear.weight, weights[id(m)]) for m in layers if m.tasks)
+    with torch.no_grad():
+        for m in merged:  # a merged layer no longer reads its shared LoRA
+            m.lora_shared_B.mul_(1e6)
+        after = model(x, mode='tensor')
+        for m in merged:
+            m.lora_shared_B.div_(1e6)
+    for t in before:  # rounding of W + s B A only (a layer still reading B would be off by ~1e5)
+        torch.testing.assert_close(after[t], before[t], rtol=1e-3, atol=2e-4)
+    model.method.unmerge(model)
+    assert not any(m.merged for m in layers)
+    for m in layers:
+        torch.testing.assert_close(m.linear.weight, weights[id(m)], rtol=0, atol=1e-6)

@@ -81,6 +81,8 @@ class MTLoRALinear(nn.Module):
         #: where nothing reads that output (the last stage's last ``fc2``), which keeps the
         #: never-updated shared LoRA out of the graph, as unused parameters are elsewhere.
         self.shared_lora_output = True
+        #: Whether the shared LoRA is folded into ``linear.weight`` (:meth:`merge`).
+        self.merged = False
         self.lora_tasks_A = nn.ParameterDict()
         self.lora_tasks_B = nn.ParameterDict()
         for task, r in task_ranks.items():
@@ -140,8 +142,34 @@ class MTLoRALinear(nn.Module):
         return out.view(base.shape)
 
     def shared_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not)."""
-        return self.shared_update(x, self.linear(x))
+        """``W x + b + s B_s A_s drop(x)``, row by row (any input, stacked or not); one
+        ``linear`` once merged."""
+        base = self.linear(x)
+        return base if self.merged else self.shared_update(x, base)
+
+    def shared_delta(self) -> torch.Tensor:
+        """The shared update as a dense matrix, ``s B_s A_s`` ``[d_out, d_in]``."""
+        return self.scale * (self.lora_shared_B @ self.lora_shared_A)
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Fold the shared LoRA into the frozen weight: ``W <- W + s B_s A_s``.
+
+        Only a layer without task LoRA merges: a task output reads the *unmerged* ``W x``
+        (``shared_mode='matrix'``), so folding the shared update into ``W`` would change it.
+        """
+        if self.merged or self.tasks:
+            return
+        self.linear.weight += self.shared_delta().to(self.linear.weight.dtype)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Undo :meth:`merge`."""
+        if not self.merged:
+            return
+        self.linear.weight -= self.shared_delta().to(self.linear.weight.dtype)
+        self.merged = False
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
         """The shared and every task output, ``[1 + T, m, d_out]`` (``m`` rows per stream).
@@ -216,7 +244,7 @@ class MTLoRALinear(nn.Module):
         if self.tasks:
             text += (f', task_ranks={self.task_ranks}, shared_mode={self.shared_mode}, '
                      f'task_input={self.task_input}')
-        return text
+        return text + (', merged=True' if self.merged else '')
 
 
 def site_dims(dim: int, hidden: int) -> Dict[str, Sequence[int]]:
