@@ -72,9 +72,11 @@ def profile_config(config, args):
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    from mtbench.engine.cpu_memory import tune_malloc
     from mtbench.engine.efficiency import _fake_batch
     from mtbench.engine.model_builder import build_model_from_config
     from mtbench.engine.runner_utils import load_config
+    tune_malloc()  # as tools/train.py and benchmark.py do
     torch.manual_seed(0)
     cfg = load_config(config, ['model.pretrained=None', *args.cfg_options])
     model = build_model_from_config(cfg, load_pretrained=False)
