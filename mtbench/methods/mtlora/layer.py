@@ -219,31 +219,6 @@ class MTLoRALinear(nn.Module):
         return torch.baddbmm(base.unsqueeze(0).expand(streams, -1, -1), lows,
                              bs.transpose(1, 2))
 
-    def forward_pair(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The shared output ``[n, ..., d_out]`` and the task outputs ``[T, n, ..., d_out]`` of a
-        shared input ``x`` (``task_input='shared'``), as two tensors.
-
-        The same values as :meth:`forward_stacked`, without a stacked tensor: a caller that
-        uses the streams apart then needs no split, whose backward copies every stream's
-        gradient into one stacked buffer.
-        """
-        if self.task_input != 'shared' or not self.tasks:
-            raise ValueError('forward_pair needs task LoRA and task_input=\'shared\'')
-        lead, d_in = x.shape[:-1], x.shape[-1]
-        x2 = x.reshape(-1, d_in)
-        base = self.linear(x2)
-        a_tasks, b_tasks = self.task_factors()
-        with_shared = self.shared_lora_output or self.shared_mode == 'matrixv2'
-        low_shared, low_tasks = self._lows(x2, None, a_tasks, with_shared)
-        if with_shared:
-            shared = torch.addmm(base, low_shared, self.lora_shared_B.t(), alpha=self.scale)
-        else:
-            shared = base
-        task_base = shared if self.shared_mode == 'matrixv2' else base
-        tasks = torch.baddbmm(task_base.unsqueeze(0).expand(len(self.tasks), -1, -1), low_tasks,
-                              b_tasks.transpose(1, 2))
-        return shared.view(*lead, -1), tasks.view(len(self.tasks), *lead, -1)
-
     def forward_streams(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The shared output ``[n, ..., d_out]`` and the task outputs ``[T, n, ..., d_out]``.
 
