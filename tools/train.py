@@ -50,10 +50,11 @@ def parse_args():
 
 
 def configure_amp(cfg, args) -> None:
-    """Apply ``--amp`` (``AmpOptimWrapper``, dynamic loss scale) and ``--amp-dtype``.
+    """Apply ``--amp`` (``AmpOptimWrapper``, dynamic loss scale), ``--no-amp`` (a plain
+    ``OptimWrapper`` for a config that uses ``AmpOptimWrapper``) and ``--amp-dtype``.
 
-    mmengine's ``AmpOptimWrapper`` asserts a GPU (CUDA, NPU, MLU or MUSA), so ``--amp`` on a
-    CPU-only machine is a one-line error instead of that assertion.
+    mmengine's ``AmpOptimWrapper`` asserts a GPU (CUDA, NPU, MLU or MUSA): see
+    :func:`check_amp_device`.
     """
     if args.amp and args.no_amp:
         raise ConfigError('--amp and --no-amp contradict each other; give one of them')
@@ -68,18 +69,25 @@ def configure_amp(cfg, args) -> None:
     if args.amp_dtype and not uses_amp:
         raise ConfigError(f'--amp-dtype {args.amp_dtype} needs --amp (the optim_wrapper of '
                           f'{args.config} is {cfg.optim_wrapper.get("type")})')
-    if uses_amp:
-        from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
-                                     is_npu_available)
-        if not (is_cuda_available() or is_npu_available() or is_mlu_available()
-                or is_musa_available()):
-            what = '--amp' if args.amp else f'{args.config} (optim_wrapper AmpOptimWrapper)'
-            raise ConfigError(f"{what} needs a GPU (mmengine's AmpOptimWrapper runs on CUDA, "
-                              'NPU, MLU or MUSA only) and none is available here; add --no-amp '
-                              'to train in full precision on this machine, or run on a GPU '
-                              'machine')
     if args.amp_dtype:
         cfg.optim_wrapper.dtype = AMP_DTYPES[args.amp_dtype]
+
+
+def check_amp_device(cfg, args) -> None:
+    """A one-line error for ``AmpOptimWrapper`` (``--amp`` or the config's) without a GPU.
+
+    Called after the path checks: a missing dataset or checkpoint is reported first.
+    """
+    if cfg.optim_wrapper.get('type') != 'AmpOptimWrapper':
+        return
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    if not (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
+        what = '--amp' if args.amp else f'{args.config} (optim_wrapper AmpOptimWrapper)'
+        raise ConfigError(f"{what} needs a GPU (mmengine's AmpOptimWrapper runs on CUDA, "
+                          'NPU, MLU or MUSA only) and none is available here; add --no-amp to '
+                          'train in full precision on this machine, or run on a GPU machine')
 
 
 def main():
@@ -101,6 +109,7 @@ def main():
         print('--test: skipping the final validation, which would repeat the test')
     splits = ['train', *(['val'] if cfg.get('val_cfg') else []), *(['test'] if args.test else [])]
     preflight(cfg, splits)
+    check_amp_device(cfg, args)
     runner = build_runner(cfg)
     runner.train()
     if args.test:

@@ -135,13 +135,16 @@ def test_cuda_without_cuda_is_a_config_error():
     (['--amp-dtype', 'bf16'], '--amp-dtype bf16 needs --amp'),
     (['--amp', '--no-amp'], 'contradict'),
     (['--paper'], 'AmpOptimWrapper) needs a GPU (mmengine')])
-def test_train_amp_without_a_gpu_is_one_line(tmp_path, flags, message):
+def test_train_amp_without_a_gpu_is_one_line(tmp_path, flags, message, synthetic_pascal):
     config = 'configs/synthetic/lora-r4_swin-nano_synthetic-pascal-64.py'
     if flags == ['--paper']:  # a paper config trains with AmpOptimWrapper
         config, flags = 'configs/lora/lora-r4_swin-t_pascal-mt-448.py', []
+    # The data exists, so the device check (after the path checks) is what fails.
+    options = ['model.pretrained=None', *(f'{s}_dataloader.dataset.data_root={synthetic_pascal}'
+                                          for s in ('train', 'val', 'test'))]
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', config, *flags, '--work-dir', str(tmp_path),
-         '--cfg-options', 'model.pretrained=None'],
+         '--cfg-options', *options],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
