@@ -256,6 +256,9 @@ def _benchmark(suite: dict, bench: dict, entries: List[SuiteEntry], log) -> None
            '--size', *map(str, bench.get('size', (448, 448))),
            '--steps', str(bench.get('steps', 10)), '--warmup', str(bench.get('warmup', 3)),
            '--rounds', str(bench.get('rounds', 1))]
+    for key in ('device', 'amp'):
+        if bench.get(key):
+            cmd += [f'--{key}', str(bench[key])]
     if suite.get('cfg_options'):
         cmd += ['--cfg-options', *suite['cfg_options']]
     log(f'  $ {shlex.join(cmd)}')

@@ -2,6 +2,8 @@
 import json
 import os.path as osp
 
+import pytest
+
 from mtbench.engine.suite import plan_suite, run_suite
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,7 +31,8 @@ def _suite_file(tmp_path, data_root):
         "             'configs/synthetic/bitfit_swin-nano_synthetic-pascal-64.py'],\n"
         f'    cfg_options={options!r},\n'
         f"    leaderboard=dict(results='{tmp_path / 'results'}', out='{tmp_path / 'board'}'),\n"
-        '    benchmark=dict(batch_size=2, size=[64, 64], steps=1, warmup=0),\n'
+        "    benchmark=dict(batch_size=2, size=[64, 64], steps=1, warmup=0, amp='bf16'),\n"
+        '    parallel=1,\n'
         ')\n')
     return str(path)
 
@@ -58,6 +61,10 @@ def test_suite_runs_skips_and_survives_failures(synthetic_pascal, tmp_path, monk
     with open(osp.join(entries[0].work_dir, 'result.json')) as f:
         efficiency = json.load(f)['efficiency']  # the suite's benchmark step filled it in
     assert efficiency['batch_size'] == 2 and efficiency['train_throughput'] > 0
+    assert efficiency['amp'] == 'bf16'  # the suite passes its benchmark's amp through
+    assert set(summary['phases']) == {'runs', 'benchmark', 'leaderboard'}
+    assert all(v >= 0 for v in summary['phases'].values())
+    assert any(line.startswith('wall time by phase: runs ') for line in logs)
     assert osp.exists(tmp_path / 'board' / 'README.md')
     monkeypatch.setattr(suite_mod, '_train_test_commands', original)
     summary = run_suite(path, log=logs.append, dry_run=True)
@@ -92,3 +99,15 @@ def test_only_selects_entries_and_exclusive_keeps_planned_records(tmp_path):
         (results / name).write_text('{}')
     _drop_stale_records(str(tmp_path / 'results'), entries, [picked[0]], log=lambda _: None)
     assert sorted(p.name for p in results.iterdir()) == sorted(keep)
+
+
+@pytest.mark.parametrize('value', [0, -1, 1.5, True, 'two'])
+def test_a_bad_parallel_is_a_config_error(tmp_path, value):
+    from mtbench.errors import ConfigError
+    path = _suite_file(tmp_path, 'data/none')
+    with open(path) as f:
+        text = f.read().replace('parallel=1', f'parallel={value!r}')
+    with open(path, 'w') as f:
+        f.write(text)
+    with pytest.raises(ConfigError, match='parallel must be a positive integer'):
+        run_suite(path, dry_run=True, log=lambda *_: None)
