@@ -119,7 +119,10 @@ def collect(work_dirs: Sequence, out_dir) -> CollectReport:
                     report.skipped.append((str(path), f'identical to {src2}'))
                 else:
                     planned[dest] = (str(path), record, raw)
-            elif record['created'] > rec2['created']:
+            elif record['created'] > rec2['created'] or (
+                    dest not in planned and record['created'] == rec2['created']):
+                # Newer, or the same run's record updated since the last collect (e.g. the
+                # efficiency figures of tools/analysis/benchmark.py): it replaces the copy.
                 if dest in planned:
                     report.skipped.append((src2, f'superseded by newer record {path} '
                                                  '(same dataset, method, variant and seed)'))

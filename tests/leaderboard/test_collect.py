@@ -57,6 +57,19 @@ def test_same_seed_newer_wins_and_other_dataset_variant_kept(tmp_path):
     assert png.exists()
 
 
+def test_an_updated_record_of_the_same_run_replaces_its_copy(tmp_path):
+    record = make_record(created='2026-01-01T00:00:00Z')
+    src = _write(tmp_path / 'w' / 'result.json', record)
+    out = tmp_path / 'results'
+    collect([tmp_path / 'w'], out)
+    dest = out / 'pascal-mt' / 'full_ft--full-ft_swin-t_pascal-mt-448--seed0.json'
+    # benchmark.py --records-root adds efficiency figures and keeps the record's created time
+    _write(src, {**record, 'efficiency': {'train_throughput': 3.0}})
+    report = collect([tmp_path / 'w'], out)
+    assert report.collected == [(str(src), str(dest))] and not report.skipped
+    assert json.loads(dest.read_text())['efficiency'] == {'train_throughput': 3.0}
+
+
 def test_cli_exit_codes(tmp_path, repo_root):
     bad = _write(tmp_path / 'w' / 'result.json', '[]')
     cmd = [sys.executable, str(repo_root / 'tools' / 'leaderboard.py'), 'collect',
