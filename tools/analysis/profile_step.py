@@ -101,6 +101,8 @@ def profile_config(config, args):
             split['backward'].append(bwd)
             split['optimizer'].append(t3 - t2)
 
+    if args.saved:
+        print_saved_tensors(model, data, config)
     for _ in range(args.warmup):
         step(None)
     timer.fwd.clear()
@@ -130,6 +132,27 @@ def profile_config(config, args):
     return {e.key: e.self_cpu_time_total / 1000 / n for e in table}
 
 
+def print_saved_tensors(model, data, config, top: int = 12) -> None:
+    """Bytes autograd keeps for the backward pass of one training forward, by tensor shape."""
+    import torch
+    seen, by_shape = {}, collections.Counter()
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in seen:
+            seen[storage.data_ptr()] = storage.nbytes()
+            by_shape[tuple(t.shape)] += storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = sum(model(**data, mode='loss').values())
+    del loss
+    print(f'\n=== {osp.basename(config)}: {sum(seen.values()) / 2**20:.1f} MiB saved for '
+          f'backward in {len(seen)} storages; largest by shape:')
+    for shape, size in by_shape.most_common(top):
+        print(f'  {size / 2**20:8.1f} MiB  {list(shape)}')
+
+
 def main():
     parser = argparse.ArgumentParser(description='Profile training steps of configs')
     parser.add_argument('configs', nargs='+')
@@ -139,6 +162,8 @@ def main():
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--top', type=int, default=25)
     parser.add_argument('--memory', action='store_true', help='profile memory per op too')
+    parser.add_argument('--saved', action='store_true',
+                        help='print the tensors one forward saves for backward, by shape')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args()
     ops = {c: profile_config(c, args) for c in args.configs}
