@@ -25,7 +25,7 @@ from mtbench.engine.hooks.result_record_hook import peak_memory_mb
 from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
-__all__ = ['AMP_DTYPES', 'resolve_device', 'autocast_factory', 'hardware_string',
+__all__ = ['AMP_DTYPES', 'resolve_device', 'autocast_factory', 'hardware_string', 'fake_batch',
            'count_forward_flops', 'count_train_flops', 'measure']
 
 #: ``amp`` choices and the autocast dtype each one runs the forward passes in.
@@ -95,7 +95,7 @@ def hardware_string(device: Optional[torch.device] = None) -> str:
     return f'cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads'
 
 
-def _fake_batch(model, batch_size: int, size: Sequence[int], device: torch.device) -> dict:
+def fake_batch(model, batch_size: int, size: Sequence[int], device: torch.device) -> dict:
     """A preprocessed random batch (inputs and every task's ground truth) on ``device``."""
     h, w = size
     gt = {}
@@ -276,7 +276,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
     device = resolve_device(device)
     autocast = autocast_factory(device, amp)
     model.to(device)
-    data = _fake_batch(model, batch_size, size, device)
+    data = fake_batch(model, batch_size, size, device)
     flops = count_forward_flops(model, data['inputs'][:1])
     train_flops = count_train_flops(model, data) / batch_size
     params = [p for p in model.parameters() if p.requires_grad]
@@ -305,8 +305,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         times.append(elapsed)
         faults.append(new_faults)
     step = statistics.median(times)
-    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == 'cuda'
-            else peak_memory_mb())
+    peak = peak_memory_mb(device)
     opt.zero_grad(set_to_none=True)
     return {
         'flops_per_image': flops,

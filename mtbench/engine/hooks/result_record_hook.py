@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -22,10 +23,13 @@ SCHEMA_VERSION = 1
 TRAIN_INFO = 'train_info.json'
 
 
-def peak_memory_mb() -> float:
-    """Peak CUDA memory allocated when on GPU, else the process's peak RSS, in MiB."""
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        return torch.cuda.max_memory_allocated() / 2**20
+def peak_memory_mb(device: Optional[torch.device] = None) -> float:
+    """Peak CUDA memory allocated on ``device`` (by default: when a GPU is in use), else the
+    process's peak RSS, in MiB."""
+    on_cuda = (torch.device(device).type == 'cuda' if device is not None
+               else torch.cuda.is_available() and torch.cuda.is_initialized())
+    if on_cuda:
+        return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
