@@ -347,16 +347,15 @@ def run_suite(path: str, launcher: str = 'local', slurm: Optional[dict] = None,
         else:
             summary['failed'].append((work_dir, reason))
     summary['wall_time_s'] = phases['runs'] = time.time() - start
-    t0 = time.time()
     bench = suite.get('benchmark')
     if bench and not dry_run:
         if launcher == 'local':
+            t0 = time.time()
             _benchmark(suite, bench, entries, log)
+            phases['benchmark'] = time.time() - t0
         else:
             log('suite benchmark skipped with the slurm launcher: run tools/analysis/benchmark.py '
                 f"--records-root {suite['work_root']} on a compute node")
-    if bench and not dry_run and launcher == 'local':
-        phases['benchmark'] = time.time() - t0
     t0 = time.time()
     board = suite.get('leaderboard')
     if rebuild and board and not dry_run:
