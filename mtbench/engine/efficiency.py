@@ -12,7 +12,6 @@ Example:
     >>> figures = measure(model, 8, (448, 448), device='cuda', amp='bf16')  # doctest: +SKIP
 """
 import contextlib
-import copy
 import platform
 import statistics
 import time
@@ -22,6 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
+from mtbench.engine.latency import inference_latency
 from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
@@ -184,65 +184,6 @@ def _train_step(model, data: dict, opt, params: List[torch.nn.Parameter], autoca
         scaler.update()
 
 
-def _latencies(model, inputs: torch.Tensor, warmup: int, iters: int, autocast: Callable,
-               device: torch.device) -> List[float]:
-    """Seconds per forward (``mode='tensor'``) of ``iters`` timed runs after ``warmup`` ones."""
-    times = []
-    with torch.no_grad(), autocast():
-        for i in range(warmup + iters):
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            model(inputs, mode='tensor')
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    return times
-
-
-def _tensors(state, prefix: str = ''):
-    """``(key, tensor)`` of every tensor in a state dict, nested extra state included."""
-    if torch.is_tensor(state):
-        yield prefix, state
-    elif isinstance(state, dict):
-        for key, value in state.items():
-            yield from _tensors(value, f'{prefix}.{key}' if prefix else key)
-
-
-def _inference(model, inputs: torch.Tensor, warmup: int, steps: int, autocast: Callable,
-               device: torch.device) -> Dict:
-    """Latency unmerged and, for a method with ``supports_merge``, merged.
-
-    Same inputs and counts for both (``warmup`` warm-up, ``steps`` timed runs each), in blocks
-    plain - merged - plain so that slow drift (clocks, heat) hits both alike. After
-    ``unmerge`` the model's state is compared with a copy taken before ``merge``
-    (``unmerge_max_abs_diff``, 0.0 when exact) and then restored from that copy bit for bit.
-    """
-    model.eval()
-    first = (steps + 1) // 2
-    plain = _latencies(model, inputs, warmup, first, autocast, device)
-    merged, drift = None, None
-    mergeable = bool(getattr(model.method, 'supports_merge', False))
-    if mergeable:
-        before = copy.deepcopy(model.state_dict())  # extra state (FAAR) may hold dicts
-        model.method.merge(model)
-        try:
-            merged = _latencies(model, inputs, warmup, steps, autocast, device)
-        finally:
-            model.method.unmerge(model)
-        after = dict(_tensors(model.state_dict()))
-        drift = max([float((after[k].double() - v.double()).abs().max())
-                     for k, v in _tensors(before) if v.numel()], default=0.0)
-        model.load_state_dict(before)
-    plain += _latencies(model, inputs, 0, steps - first, autocast, device)
-    per_image = 1000 / inputs.shape[0]
-    return {'inference_latency_ms': per_image * statistics.median(plain),
-            'inference_latency_merged_ms': (per_image * statistics.median(merged)
-                                            if merged else None),
-            'mergeable': mergeable, 'unmerge_max_abs_diff': drift}
-
-
 def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps: int = 10,
             warmup: int = 3, device: Optional[str] = None, lr: float = 1e-4,
             amp: str = 'none') -> Dict:
@@ -317,7 +258,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         'train_throughput': batch_size / step,
         'peak_memory_mb': peak,
         'peak_memory_kind': 'cuda_max_allocated' if device.type == 'cuda' else 'cpu_peak_rss',
-        **_inference(model, data['inputs'], warmup, steps, autocast, device),
+        **inference_latency(model, data['inputs'], warmup, steps, autocast, device),
         'amp': amp,
         'batch_size': batch_size,
         'input_size': list(size),

@@ -104,8 +104,9 @@ def test_merged_latency_and_exact_restore_after_unmerge(method):
     merges = []
     merge = model.method.merge
     model.method.merge = lambda m: merges.append(1) or merge(m)
-    figures = efficiency._inference(model, inputs, warmup=1, steps=3,
-                                    autocast=contextlib.nullcontext, device=torch.device('cpu'))
+    from mtbench.engine.latency import inference_latency
+    figures = inference_latency(model, inputs, warmup=1, steps=3,
+                                autocast=contextlib.nullcontext, device=torch.device('cpu'))
     assert merges == [1] and figures['mergeable'] is True
     assert figures['inference_latency_ms'] > 0 and figures['inference_latency_merged_ms'] > 0
     assert figures['unmerge_max_abs_diff'] is not None
