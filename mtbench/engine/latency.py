@@ -39,8 +39,8 @@ def _tensors(state, prefix: str = ''):
             yield from _tensors(value, f'{prefix}.{key}' if prefix else key)
 
 
-def inference_latency(model, inputs: torch.Tensor, warmup: int, steps: int, autocast: Callable,
-               device: torch.device) -> Dict:
+def inference_latency(model, inputs: torch.Tensor, warmup: int, steps: int,
+                      autocast: Callable, device: torch.device) -> Dict:
     """Latency unmerged and, for a method with ``supports_merge``, merged.
 
     Same inputs and counts for both (``warmup`` warm-up, ``steps`` timed runs each), in blocks
