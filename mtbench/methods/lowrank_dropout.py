@@ -8,13 +8,15 @@ With ``p`` small (0.05 in MTLoRA), the dropped entries are few, so here they are
 * the *positions* of the dropped entries of an i.i.d. Bernoulli(``p``) mask are the partial sums
   of i.i.d. Geometric(``p``) gaps (an exact identity of the Bernoulli process), which costs one
   random number per dropped entry instead of one per element;
-* ``A dropout(x) = (A x - A S) / (1 - p)``, where ``S`` holds ``x`` at the dropped positions only:
-  ``A x`` is the plain LoRA product, ``A S`` a sparse product (``embedding_bag``);
-* the backward pass saves only ``x`` (which LoRA keeps anyway) and the positions, and applies the
-  same identity to the weight gradient; the input gradient is zeroed at the dropped positions.
+* the forward pass multiplies ``x`` by ``1 / (1 - p)`` into a fresh tensor and zeroes the
+  dropped positions there (one pass over ``x``, no per-element random numbers), then runs the
+  LoRA product on it; that copy is freed at once;
+* the backward pass saves only ``x`` (which LoRA keeps anyway) and the positions: it rebuilds the
+  dropped copy for the weight gradient (cheaper than storing it) and zeroes the input gradient at
+  the dropped positions.
 
-The result has the distribution of ``F.linear(F.dropout(x, p), A)`` (up to float rounding); only
-the random stream differs from ``nn.Dropout``'s. Example:
+Given the positions, the result is ``F.linear(F.dropout(x, p), A)`` with that mask, bit for bit;
+only the random stream differs from ``nn.Dropout``'s. Example:
 
     >>> drop = LowRankDropout(0.05)
     >>> x, a = torch.randn(8, 32), torch.randn(4, 32, requires_grad=True)
@@ -24,7 +26,6 @@ the random stream differs from ``nn.Dropout``'s. Example:
 import math
 from typing import Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -68,21 +69,17 @@ def dropped_positions(numel: int, p: float, device=None,
     return ends[:int(torch.searchsorted(ends, float(numel) - 0.5))].long()
 
 
-def _stable_argsort_small(values: torch.Tensor, bound: int) -> torch.Tensor:
-    """Stable argsort of non-negative integers ``< bound`` (a radix sort on the CPU)."""
-    if values.device.type == 'cpu' and bound <= np.iinfo(np.uint16).max:
-        order = np.argsort(values.to(torch.int16).numpy().view(np.uint16), kind='stable')
-        return torch.from_numpy(order)
-    return torch.argsort(values, stable=True)
-
-
-def _bag_offsets(sorted_keys: torch.Tensor, bags: int) -> torch.Tensor:
-    return torch.searchsorted(sorted_keys, torch.arange(bags, device=sorted_keys.device))
+def _dropped_copy(x2: torch.Tensor, p: float, pos: torch.Tensor) -> torch.Tensor:
+    """``F.dropout(x2, p)`` with the mask whose zeros are ``pos``: ``x2 / (1 - p)``, zeroed at
+    ``pos`` (a fresh tensor)."""
+    out = x2.mul(1.0 / (1.0 - p))
+    out.view(-1).index_fill_(0, pos, 0.0)
+    return out
 
 
 def _lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
                              generator: Optional[torch.Generator] = None
-                             ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+                             ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Forward of ``F.linear(F.dropout(x2, p), weight)`` on plain tensors (no autograd).
 
     Args:
@@ -91,42 +88,25 @@ def _lowrank_dropout_forward(x2: torch.Tensor, weight: torch.Tensor, p: float,
         p: drop probability in ``(0, 1)``.
 
     Returns:
-        ``(low [n, r], mask)``; ``mask`` (dropped flat positions and the input values there) is
-        what :func:`_lowrank_dropout_backward` needs besides ``x2`` and ``weight``.
+        ``(low [n, r], pos)``: the dropped flat positions are all that
+        :func:`_lowrank_dropout_backward` needs besides ``x2`` and ``weight``.
     """
-    d = x2.shape[1]
-    low = F.linear(x2, weight)
     pos = dropped_positions(x2.numel(), p, x2.device, generator)
-    values = torch.take(x2, pos)
-    if pos.numel():
-        rows, cols = pos.div(d, rounding_mode='floor'), pos.remainder(d)
-        low -= F.embedding_bag(cols, weight.t(), _bag_offsets(rows, x2.shape[0]), mode='sum',
-                               per_sample_weights=values)
-    return low.mul_(1.0 / (1.0 - p)), (pos, values)
+    return F.linear(_dropped_copy(x2, p, pos), weight), pos
 
 
 def _lowrank_dropout_backward(grad: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor,
-                              p: float, mask: Tuple[torch.Tensor, torch.Tensor],
-                              need_x: bool = True, need_weight: bool = True
+                              p: float, pos: torch.Tensor, need_x: bool = True,
+                              need_weight: bool = True
                               ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Gradients ``(d x2, d weight)`` of :func:`_lowrank_dropout_forward` for ``grad``
-    ``[n, r]``."""
-    pos, values = mask
-    g = grad * (1.0 / (1.0 - p))
+    ``[n, r]``; the dropped input is recomputed rather than stored."""
     grad_x = grad_w = None
     if need_x:
-        grad_x = g @ weight
-        if pos.numel():
-            grad_x.view(-1).index_fill_(0, pos, 0.0)
+        grad_x = (grad * (1.0 / (1.0 - p))) @ weight
+        grad_x.view(-1).index_fill_(0, pos, 0.0)
     if need_weight:
-        grad_w = g.t() @ x2
-        if pos.numel():
-            d = x2.shape[1]
-            order = _stable_argsort_small(pos.remainder(d), d)
-            pos = pos.index_select(0, order)
-            rows, cols = pos.div(d, rounding_mode='floor'), pos.remainder(d)
-            grad_w -= F.embedding_bag(rows, g, _bag_offsets(cols, d), mode='sum',
-                                      per_sample_weights=values.index_select(0, order)).t()
+        grad_w = grad.t() @ _dropped_copy(x2, p, pos)
     return grad_x, grad_w
 
 
@@ -136,17 +116,17 @@ class _DropoutLowRank(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, p: float,
                 generator: Optional[torch.Generator]) -> torch.Tensor:
         x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
-        low, mask = _lowrank_dropout_forward(x2, weight.detach(), p, generator)
-        ctx.save_for_backward(x2, weight, *mask)
+        low, pos = _lowrank_dropout_forward(x2, weight.detach(), p, generator)
+        ctx.save_for_backward(x2, weight, pos)
         ctx.p, ctx.x_shape = p, x.shape
         return low.view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        x2, weight, *mask = ctx.saved_tensors
+        x2, weight, pos = ctx.saved_tensors
         grad_x, grad_w = _lowrank_dropout_backward(
-            grad.reshape(-1, weight.shape[0]), x2, weight, ctx.p, tuple(mask),
+            grad.reshape(-1, weight.shape[0]), x2, weight, ctx.p, pos,
             ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return (None if grad_x is None else grad_x.view(ctx.x_shape)), grad_w, None, None
 
@@ -155,9 +135,8 @@ class _SparseDropout(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, p: float, generator: Optional[torch.Generator]):
-        out = x.detach().mul(1.0 / (1.0 - p)).contiguous()
-        pos = dropped_positions(out.numel(), p, x.device, generator)
-        out.view(-1).index_fill_(0, pos, 0.0)
+        pos = dropped_positions(x.numel(), p, x.device, generator)
+        out = _dropped_copy(x.detach().contiguous(), p, pos)
         ctx.save_for_backward(pos)
         ctx.p = p
         return out
