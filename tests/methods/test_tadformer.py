@@ -156,20 +156,27 @@ def test_nano_geometries_including_grids_smaller_than_the_window(size):
     assert all(o.shape[-2:] == size and torch.isfinite(o).all() for o in out.values())
 
 
-def test_activation_checkpointing_gives_the_same_gradients():
+@pytest.mark.parametrize('dropout', [0.0, 0.05])
+def test_activation_checkpointing_gives_the_same_gradients(dropout):
+    """Checkpointing every stage or only the first recomputes the same forward (the dropout
+    positions too: the recomputation replays the random state)."""
     grads = []
-    for with_cp in (False, True):
+    for with_cp in (False, True, [True, False, False, False]):
         torch.manual_seed(0)
         backbone = dict(TINY_BACKBONE, with_cp=with_cp)
         model = build_or_explain(MODELS, tiny_model_cfg(
-            method=dict(type='TADFormer', rank=4, dropout=0.0), backbone=copy.deepcopy(backbone)))
+            method=dict(type='TADFormer', rank=4, dropout=dropout),
+            backbone=copy.deepcopy(backbone)))
+        assert [layer.with_cp for layer in model.backbone.layers] == (
+            with_cp if isinstance(with_cp, list) else [with_cp] * 4)
         model.train()
         out = model(torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)))
         sum(o.square().mean() for o in out.values()).backward()
         grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
-    assert set(grads[0]) == set(grads[1])
-    for name, g in grads[0].items():
-        torch.testing.assert_close(grads[1][name], g, rtol=1e-4, atol=1e-6)
+    for other in grads[1:]:
+        assert set(other) == set(grads[0])
+        for name, g in grads[0].items():
+            torch.testing.assert_close(other[name], g, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize('method,match', [

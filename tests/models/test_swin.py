@@ -255,3 +255,9 @@ def test_backward_reaches_every_parameter_and_checkpointing_matches():
     sum(f.square().mean() for f in ckpt(x)).backward()
     for n, p in ckpt.named_parameters():
         torch.testing.assert_close(p.grad, grads[n], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('with_cp', [[True, False], (True,) * 5, 'yes', [1, 0, 0, 0]])
+def test_bad_per_stage_checkpointing_is_a_clear_error(with_cp):
+    with pytest.raises(ValueError, match='with_cp must be a bool or 4 bools'):
+        SwinTransformer('nano', with_cp=with_cp)

@@ -118,6 +118,17 @@ class PatchEmbed(nn.Module):
         return self.norm(x.flatten(2).transpose(1, 2)), hw
 
 
+def _per_stage_flags(value, stages: int) -> tuple:
+    """``with_cp`` as one bool per stage (a bool applies to every stage)."""
+    if isinstance(value, bool):
+        return (value,) * stages
+    flags = tuple(value) if isinstance(value, (list, tuple)) else None
+    if flags is None or len(flags) != stages or not all(isinstance(f, bool) for f in flags):
+        raise ValueError(f'backbone with_cp must be a bool or {stages} bools (one per stage), '
+                         f'got {value!r}')
+    return flags
+
+
 @MODELS.register_module()
 class SwinTransformer(BaseModule):
     """Swin Transformer backbone with per-task outputs.
@@ -133,7 +144,9 @@ class SwinTransformer(BaseModule):
         drop_rate: dropout after projections.
         attn_drop_rate: attention dropout.
         drop_path_rate: stochastic depth of the last block (linear from 0 over all blocks).
-        with_cp: activation checkpointing of the blocks during training.
+        with_cp: activation checkpointing of the blocks during training: one bool for every
+            stage, or one per stage (e.g. ``(True, False, False, False)`` recomputes only the
+            first, largest-resolution stage, where multi-stream methods keep most activations).
         pretrained: local checkpoint path or ``'timm:<tag>'``; loaded by :meth:`init_weights`.
         init_cfg: mmengine init config, used when ``pretrained`` is not given.
     """
@@ -141,7 +154,8 @@ class SwinTransformer(BaseModule):
     def __init__(self, arch: str | dict = 'tiny', img_size: int | Sequence[int] = 224,
                  patch_size: int = 4, in_channels: int = 3, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.2, with_cp: bool = False, pretrained: str | None = None,
+                 drop_path_rate: float = 0.2, with_cp: bool | Sequence[bool] = False,
+                 pretrained: str | None = None,
                  init_cfg: dict | list | None = None):
         super().__init__(init_cfg=init_cfg)
         self.arch_name, settings = resolve_arch(arch)
@@ -156,6 +170,7 @@ class SwinTransformer(BaseModule):
         self.drop_path_rate = drop_path_rate
         self.pretrained = pretrained
         n = len(self.depths)
+        stage_cp = _per_stage_flags(with_cp, n)
         geometry = stage_window_config(img_size, patch_size, int(settings['window_size']), n)
         self.window_sizes = tuple(w for w, _ in geometry)
         self.shift_sizes = tuple(s for _, s in geometry)
@@ -174,7 +189,8 @@ class SwinTransformer(BaseModule):
             self.layers.append(BasicLayer(
                 self.stage_channels[i], self.depths[i], self.num_heads[i], self.window_sizes[i],
                 self.shift_sizes[i], mlp_ratio, qkv_bias, rates[start:start + self.depths[i]],
-                downsample=i < n - 1, with_cp=with_cp, drop=drop_rate, attn_drop=attn_drop_rate))
+                downsample=i < n - 1, with_cp=stage_cp[i], drop=drop_rate,
+                attn_drop=attn_drop_rate))
         self.apply(self._default_init)
 
     @staticmethod
