@@ -96,3 +96,27 @@ def test_sparse_dropout_equals_dense_dropout_with_the_same_mask():
     torch.testing.assert_close(out, x.detach() * keep)
     torch.testing.assert_close(x.grad, grad * keep)
     assert sparse_dropout(x, p, training=False) is x
+
+
+def test_forward_is_bit_equal_to_dense_dropout_and_backward_keeps_only_the_positions():
+    """The forward is ``F.linear(F.dropout(x))`` with the drawn mask bit for bit (float32), and
+    besides ``x`` and ``A`` the backward pass keeps only the int64 positions (about ``p`` of
+    ``x``'s elements), no full-size mask or dropped copy."""
+    p, n, d, rank = 0.05, 4096, 96, 8
+    x = torch.randn(n, d, requires_grad=True)
+    w = torch.randn(rank, d, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = dropout_lowrank(x, w, p, generator=torch.Generator().manual_seed(5))
+    pos = dropped_positions(x.numel(), p, generator=torch.Generator().manual_seed(5))
+    dense = x.detach().mul(1.0 / (1.0 - p))
+    dense.view(-1)[pos] = 0.0
+    assert torch.equal(out, F.linear(dense, w.detach()))
+    others = [t for t in saved if t.data_ptr() not in (x.data_ptr(), w.data_ptr())]
+    assert [t.dtype for t in others] == [torch.long]
+    assert others[0].numel() == pos.numel() < 2 * p * x.numel()
