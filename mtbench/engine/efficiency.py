@@ -26,7 +26,7 @@ from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
 __all__ = ['AMP_DTYPES', 'resolve_device', 'autocast_factory', 'hardware_string', 'fake_batch',
-           'count_forward_flops', 'count_train_flops', 'measure']
+           'count_forward_flops', 'count_train_flops', 'train_step', 'measure']
 
 #: ``amp`` choices and the autocast dtype each one runs the forward passes in.
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -167,8 +167,9 @@ def count_train_flops(model, data: dict) -> int:
     return int(counter.get_total_flops())
 
 
-def _train_step(model, data: dict, opt, params: List[torch.nn.Parameter], autocast: Callable,
-                scaler: Optional['torch.amp.GradScaler']) -> None:
+def train_step(model, data: dict, opt, params: List[torch.nn.Parameter],
+               autocast: Callable = contextlib.nullcontext,
+               scaler: Optional['torch.amp.GradScaler'] = None) -> None:
     """One optimiser step: forward (loss) under ``autocast``, backward, clip at norm 5, step."""
     with autocast():
         loss = sum(model(**data, mode='loss').values())
@@ -232,7 +233,7 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
             torch.cuda.synchronize(device)
         faults_before = _minor_faults()
         start = time.perf_counter()
-        _train_step(model, data, opt, params, autocast, scaler)
+        train_step(model, data, opt, params, autocast, scaler)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         elapsed, new_faults = time.perf_counter() - start, _minor_faults() - faults_before

@@ -1,0 +1,52 @@
+"""tools/analysis/step_ratio.py: interleaved step times in one process, ratios per round."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
+
+from step_ratio import summarize  # noqa: E402
+
+
+def test_ratios_are_per_round_medians_so_drift_cancels():
+    # The machine slows down 3x between rounds; b is always twice a's step.
+    times = {'a': [1.0, 2.0, 3.0], 'b': [2.0, 4.0, 6.0], 'c': [1.0, 6.0, 3.0]}
+    rows = summarize(times)
+    assert rows['a']['ratio'] == 1.0
+    assert rows['b']['ratio'] == pytest.approx(2.0)
+    assert rows['b']['ratio_min'] == pytest.approx(2.0) == rows['b']['ratio_max']
+    assert rows['b']['step_s'] == 4.0  # the plain median, for reference
+    assert rows['c']['ratio'] == pytest.approx(1.0) and rows['c']['ratio_max'] == 3.0
+
+
+def test_two_nano_configs_end_to_end(tmp_path):
+    configs = ['configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
+               'configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py']
+    out = tmp_path / 'ratios.json'
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/step_ratio.py', *configs, '--batch-size', '2',
+         '--size', '64', '64', '--steps', '2', '--warmup', '1', '--device', 'cpu',
+         '--out', str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    rows = figures['configs']  # a list, in the order given (the reference first)
+    assert [r['config'] for r in rows] == configs and figures['batch_size'] == 2
+    assert figures['reference'] == configs[0] and rows[0]['ratio'] == 1.0
+    assert all(len(r['steps_s']) == 2 and r['step_s'] > 0 for r in rows)
+    assert 'full-ft_swin-nano_synthetic-pascal-64' in proc.stdout
+
+
+def test_bad_steps_and_missing_config_are_one_line_errors():
+    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py',
+                           'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
+                           '--steps', '0'], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith('error: --steps must be')
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py', 'configs/nope.py'],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and 'configs/nope.py' in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

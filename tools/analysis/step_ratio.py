@@ -1,0 +1,121 @@
+"""Training-step time ratios measured in one process, the configs' steps interleaved.
+
+``benchmark.py`` runs every config in its own process, one after the other, so a machine whose
+speed drifts (a shared host: this project's CPU machine moved by up to 20 % within an hour) moves
+the ratios between configs. Here every config's model is built in one process and the timed
+steps alternate: round ``i`` runs one step of each config in turn, and each config's ratio is the
+median over the rounds of its step time divided by the first config's step time *of the same
+round*. Drift slower than a round cancels out. Only step times are measured (peak memory and
+latency need a process per config: use ``benchmark.py``).
+
+Example:
+    python tools/analysis/step_ratio.py configs/full_ft/full-ft_swin-t_pascal-mt-448.py \\
+        configs/mtlora/mtlora-r16_swin-t_pascal-mt-448.py --batch-size 2 --steps 8
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+from mtbench.cli import run_cli  # noqa: E402
+from mtbench.errors import ConfigError  # noqa: E402
+
+
+def build(config: str, args, device):
+    """``(model, batch, optimizer, trainable parameters)`` of ``config``, no pretrained weights."""
+    import torch
+
+    from mtbench.engine.efficiency import fake_batch
+    from mtbench.engine.model_builder import build_model_from_config
+    from mtbench.engine.runner_utils import load_config
+    torch.manual_seed(0)
+    cfg = load_config(config, ['model.pretrained=None', *args.cfg_options])
+    model = build_model_from_config(cfg, load_pretrained=False).to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    return model, fake_batch(model, args.batch_size, args.size, device), \
+        torch.optim.AdamW(params, lr=1e-4), params
+
+
+def interleaved_times(runs: dict, steps: int, warmup: int, device) -> dict:
+    """``{config: [step seconds per round]}``: ``warmup`` steps each, then ``steps`` rounds of one
+    step per config in turn."""
+    import torch
+
+    from mtbench.engine.efficiency import train_step
+
+    def timed(run) -> float:
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        train_step(*run)
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    for run in runs.values():
+        for _ in range(warmup):
+            timed(run)
+    times = {config: [] for config in runs}
+    for _ in range(steps):
+        for config, run in runs.items():
+            times[config].append(timed(run))
+    return times
+
+
+def summarize(times: dict) -> dict:
+    """Per config: median step, and the median / min / max over rounds of its ratio to the first
+    config's step in the same round."""
+    first = next(iter(times.values()))
+    rows = {}
+    for config, steps in times.items():
+        ratios = [t / f for t, f in zip(steps, first)]
+        rows[config] = {'step_s': statistics.median(steps), 'steps_s': steps,
+                        'ratio': statistics.median(ratios), 'ratio_min': min(ratios),
+                        'ratio_max': max(ratios)}
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description='Step-time ratios of configs, interleaved in '
+                                     'one process (the first config is the reference)')
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--size', type=int, nargs=2, default=[448, 448], metavar=('H', 'W'))
+    parser.add_argument('--steps', type=int, default=8, help='timed rounds')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed steps per config')
+    parser.add_argument('--device', default=None, help='cpu or cuda[:N] (default: cuda if '
+                        'available)')
+    parser.add_argument('--out', default=None, help='write the figures to this JSON file')
+    parser.add_argument('--cfg-options', nargs='+', default=[])
+    args = parser.parse_args()
+    if args.steps < 1 or args.warmup < 0:
+        raise ConfigError(f'--steps must be >= 1 and --warmup >= 0, got {args.steps} and '
+                          f'{args.warmup}')
+    import torch
+
+    from mtbench.engine.cpu_memory import tune_malloc
+    from mtbench.engine.efficiency import hardware_string, resolve_device
+    tune_malloc()  # as tools/train.py and benchmark.py do
+    device = resolve_device(args.device)
+    runs = {c: build(c, args, device) for c in dict.fromkeys(args.configs)}
+    rows = summarize(interleaved_times(runs, args.steps, args.warmup, device))
+    print(f'\n{hardware_string(device)}, batch {args.batch_size}, input {args.size}, '
+          f'{args.steps} interleaved rounds after {args.warmup} warm-up steps each')
+    print(f'{"config":46s} {"step s":>8s} {"x first":>8s} {"min":>6s} {"max":>6s}')
+    for config, row in rows.items():
+        print(f'{osp.splitext(osp.basename(config))[0][:46]:46s} {row["step_s"]:8.3f} '
+              f'{row["ratio"]:8.2f} {row["ratio_min"]:6.2f} {row["ratio_max"]:6.2f}')
+    if args.out:
+        from mtbench.fileio import write_json_atomic
+        write_json_atomic(args.out, {'hardware': hardware_string(device),
+                                     'batch_size': args.batch_size, 'input_size': list(args.size),
+                                     'torch': torch.__version__, 'reference': args.configs[0],
+                                     'configs': [{'config': c, **r} for c, r in rows.items()]})
+
+
+if __name__ == '__main__':
+    run_cli(main)
