@@ -7,7 +7,9 @@ backbone, and it decides which parameters train. Every method declares
 * :meth:`keep_pretrained_trainable`: which pretrained backbone parameters stay trainable;
 * :meth:`num_trainable`: a closed-form count of trainable parameters from its hyper-parameters
   and the backbone's shape (the contract tests compare it with the real count);
-* ``supports_merge``: whether :meth:`merge` / :meth:`unmerge` fold it into the base weights.
+* ``supports_merge``: whether :meth:`merge` / :meth:`unmerge` fold it into the base weights;
+  ``merge_layer``: the layer class whose own ``merge()`` / ``unmerge()`` the default
+  :meth:`merge` / :meth:`unmerge` call on every such module of the backbone.
 
 Decoders are always trainable. Registering a subclass in :data:`mtbench.registry.METHODS` makes it
 available to configs as ``model.method=dict(type='<id>', ...)``.
@@ -27,12 +29,14 @@ class BaseMethod:
         method_id: the id used in records and leaderboards (e.g. 'full_ft').
         param_prefix: fragment contained in the names of every parameter the method adds.
         supports_merge: whether the method can be merged into the frozen weights.
+        merge_layer: the layer type the default :meth:`merge` / :meth:`unmerge` act on.
         frozen_norms_eval: keep frozen normalisation layers in eval mode during training.
     """
 
     method_id: str = 'base'
     param_prefix: str = ''
     supports_merge: bool = False
+    merge_layer: Optional[type] = None
     frozen_norms_eval: bool = False
 
     def apply(self, model: nn.Module) -> None:
@@ -92,13 +96,21 @@ class BaseMethod:
                            f'missing {missing[:5]}, unexpected {unexpected[:5]}')
         model.load_state_dict(state, strict=False)
 
+    def _merge_layers(self, model: nn.Module):
+        if self.merge_layer is None:
+            raise NotImplementedError(f'{self.method_id} does not support merging')
+        return [m for m in model.backbone.modules() if isinstance(m, self.merge_layer)]
+
     def merge(self, model: nn.Module) -> None:
-        """Fold the method into the base weights (only if ``supports_merge``)."""
-        raise NotImplementedError(f'{self.method_id} does not support merging')
+        """Fold the method into the base weights (only if ``supports_merge``): by default
+        ``merge()`` of every ``merge_layer`` module of the backbone."""
+        for layer in self._merge_layers(model):
+            layer.merge()
 
     def unmerge(self, model: nn.Module) -> None:
         """Undo :meth:`merge`."""
-        raise NotImplementedError(f'{self.method_id} does not support merging')
+        for layer in self._merge_layers(model):
+            layer.unmerge()
 
     def extra_repr(self) -> str:
         return ''

@@ -95,6 +95,8 @@ class DiTASK(BaseMethod):
     method_id = 'ditask'
     param_prefix = 'ditask_'
     supports_merge = True
+    #: merging folds every joint transform into its weight (task weights are kept per layer).
+    merge_layer = DiTASKLinear
     identity_at_init = True
 
     def __init__(self, cells: Union[int, Sequence[int]] = 64,
@@ -217,18 +219,6 @@ class DiTASK(BaseMethod):
                 total += 8 * dim * dim
             total += depth * len(self.targets) * (cells - 1) + task_params
         return total + decoders_formula(model)
-
-    def _layers(self, model: nn.Module):
-        return [m for m in model.backbone.modules() if isinstance(m, DiTASKLinear)]
-
-    def merge(self, model: nn.Module) -> None:
-        """Fold every joint transform into its weight (task weights are kept per layer)."""
-        for layer in self._layers(model):
-            layer.merge()
-
-    def unmerge(self, model: nn.Module) -> None:
-        for layer in self._layers(model):
-            layer.unmerge()
 
     def extra_repr(self) -> str:
         return (f'cells={self.cells}, task_cells={self.task_cells}, targets={self.targets}, '

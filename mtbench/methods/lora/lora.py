@@ -35,6 +35,7 @@ class LoRA(BaseMethod):
     method_id = 'lora'
     param_prefix = 'lora_'
     supports_merge = True
+    merge_layer = LoRALinear
     identity_at_init = True
 
     def __init__(self, rank: int = 4, alpha: float = None, dropout: float = 0.0,
@@ -56,17 +57,6 @@ class LoRA(BaseMethod):
 
     def num_trainable(self, model: nn.Module) -> int:
         return sum(self.rank * (i + o) for i, o in self.target_shapes) + decoders_formula(model)
-
-    def _layers(self, model: nn.Module):
-        return [m for m in model.backbone.modules() if isinstance(m, LoRALinear)]
-
-    def merge(self, model: nn.Module) -> None:
-        for layer in self._layers(model):
-            layer.merge()
-
-    def unmerge(self, model: nn.Module) -> None:
-        for layer in self._layers(model):
-            layer.unmerge()
 
     def extra_repr(self) -> str:
         return f'rank={self.rank}, alpha={self.alpha}, targets={self.targets}'

@@ -69,6 +69,7 @@ class MTLoRA(BaseMethod):
     #: the task blocks, and MTLoRA+'s reductions) into the frozen weights; a task block keeps
     #: its LoRA, since its task outputs read the unmerged ``W x``.
     supports_merge = True
+    merge_layer = MTLoRALinear
 
     def __init__(self, rank: Union[int, Sequence[int]] = 16,
                  task_rank: Union[int, Dict[str, int]] = 4, shared_scale: float = 4.0,
@@ -170,18 +171,6 @@ class MTLoRA(BaseMethod):
                 merge = layer.downsample
                 merge.reduction = MTLoRALinear(merge.reduction, rank, self.shared_scale,
                                                self.dropout)
-
-    @staticmethod
-    def _lora_layers(model: nn.Module):
-        return [m for m in model.backbone.modules() if isinstance(m, MTLoRALinear)]
-
-    def merge(self, model: nn.Module) -> None:
-        for layer in self._lora_layers(model):
-            layer.merge()
-
-    def unmerge(self, model: nn.Module) -> None:
-        for layer in self._lora_layers(model):
-            layer.unmerge()
 
     def keep_pretrained_trainable(self, name: str) -> bool:
         return (name.startswith('patch_embed.') or is_layer_norm_param(name)

@@ -87,6 +87,9 @@ class FreeSinewich(BaseMethod):
     method_id = 'sinewich'
     param_prefix = 'sine_'
     supports_merge = True
+    #: merging folds every shared LoRA into its frozen weight; the task-specific sites cache one
+    #: dense weight ``W + D_t`` per task (their task streams keep per-task weights).
+    merge_layer = SineAWBLinear
     identity_at_init = False  # per instance: True without token prompts
 
     def __init__(self, rank: int = 64, scale: float = 4.0, dropout: float = 0.05,
@@ -186,19 +189,6 @@ class FreeSinewich(BaseMethod):
         if self.train_norms:
             total += bb.in_channels * embed * bb.patch_size ** 2 + embed + 2 * embed
         return total + decoders_formula(model)
-
-    def _layers(self, model: nn.Module):
-        return [m for m in model.backbone.modules() if isinstance(m, SineAWBLinear)]
-
-    def merge(self, model: nn.Module) -> None:
-        """Fold every shared LoRA into its frozen weight; the task-specific sites cache one dense
-        weight ``W + D_t`` per task (their task streams keep per-task weights)."""
-        for layer in self._layers(model):
-            layer.merge()
-
-    def unmerge(self, model: nn.Module) -> None:
-        for layer in self._layers(model):
-            layer.unmerge()
 
     def extra_repr(self) -> str:
         return (f'rank={self.rank}, task_sites={self.task_sites}, sine={self.sine}, '
