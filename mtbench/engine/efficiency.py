@@ -26,7 +26,7 @@ from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
 __all__ = ['AMP_DTYPES', 'resolve_device', 'autocast_factory', 'hardware_string', 'fake_batch',
-           'count_forward_flops', 'count_train_flops', 'train_step', 'measure']
+           'count_forward_flops', 'count_train_flops', 'train_step', 'training_setup', 'measure']
 
 #: ``amp`` choices and the autocast dtype each one runs the forward passes in.
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -165,6 +165,23 @@ def count_train_flops(model, data: dict) -> int:
         sum(model(**data, mode='loss').values()).backward()
     model.zero_grad(set_to_none=True)
     return int(counter.get_total_flops())
+
+
+def training_setup(config: str, cfg_options: Sequence[str] = (), batch_size: int = 2,
+                   size: Sequence[int] = (448, 448), device: Optional[torch.device] = None):
+    """``(model, batch, optimizer, trainable parameters)`` for timing training steps of
+    ``config``: the model built without pretrained weights (seed 0) in training mode on
+    ``device`` (default CPU), a :func:`fake_batch`, and AdamW over the trainable parameters.
+    ``train_step(*training_setup(...))`` runs one step."""
+    from mtbench.engine.model_builder import build_model_from_config
+    from mtbench.engine.runner_utils import load_config
+    device = torch.device(device or 'cpu')
+    torch.manual_seed(0)
+    cfg = load_config(config, ['model.pretrained=None', *cfg_options])
+    model = build_model_from_config(cfg, load_pretrained=False).to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    return (model, fake_batch(model, batch_size, size, device),
+            torch.optim.AdamW(params, lr=1e-4), params)
 
 
 def train_step(model, data: dict, opt, params: List[torch.nn.Parameter],

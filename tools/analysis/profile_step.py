@@ -73,17 +73,10 @@ def profile_config(config, args):
     from torch.profiler import ProfilerActivity, profile
 
     from mtbench.engine.cpu_memory import tune_malloc
-    from mtbench.engine.efficiency import fake_batch
-    from mtbench.engine.model_builder import build_model_from_config
-    from mtbench.engine.runner_utils import load_config
+    from mtbench.engine.efficiency import training_setup
     tune_malloc()  # as tools/train.py and benchmark.py do
-    torch.manual_seed(0)
-    cfg = load_config(config, ['model.pretrained=None', *args.cfg_options])
-    model = build_model_from_config(cfg, load_pretrained=False)
-    model.train()
-    data = fake_batch(model, args.batch_size, args.size, torch.device('cpu'))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4)
+    model, data, opt, params = training_setup(config, args.cfg_options, args.batch_size,
+                                              args.size)
     timer = StageTimer(model.backbone.layers)
 
     def step(split):

@@ -25,21 +25,6 @@ from mtbench.cli import run_cli  # noqa: E402
 from mtbench.errors import ConfigError  # noqa: E402
 
 
-def build(config: str, args, device):
-    """``(model, batch, optimizer, trainable parameters)`` of ``config``, no pretrained weights."""
-    import torch
-
-    from mtbench.engine.efficiency import fake_batch
-    from mtbench.engine.model_builder import build_model_from_config
-    from mtbench.engine.runner_utils import load_config
-    torch.manual_seed(0)
-    cfg = load_config(config, ['model.pretrained=None', *args.cfg_options])
-    model = build_model_from_config(cfg, load_pretrained=False).to(device).train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    return model, fake_batch(model, args.batch_size, args.size, device), \
-        torch.optim.AdamW(params, lr=1e-4), params
-
-
 def interleaved_times(runs: dict, steps: int, warmup: int, device) -> dict:
     """``{config: [step seconds per round]}``: ``warmup`` steps each, then ``steps`` rounds of one
     step per config in turn."""
@@ -98,10 +83,11 @@ def main():
     import torch
 
     from mtbench.engine.cpu_memory import tune_malloc
-    from mtbench.engine.efficiency import hardware_string, resolve_device
+    from mtbench.engine.efficiency import hardware_string, resolve_device, training_setup
     tune_malloc()  # as tools/train.py and benchmark.py do
     device = resolve_device(args.device)
-    runs = {c: build(c, args, device) for c in dict.fromkeys(args.configs)}
+    runs = {c: training_setup(c, args.cfg_options, args.batch_size, args.size, device)
+            for c in dict.fromkeys(args.configs)}
     rows = summarize(interleaved_times(runs, args.steps, args.warmup, device))
     print(f'\n{hardware_string(device)}, batch {args.batch_size}, input {args.size}, '
           f'{args.steps} interleaved rounds after {args.warmup} warm-up steps each')
