@@ -22,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
 from mtbench.engine.latency import inference_latency
+from mtbench.engine.tensor_memory import cpu_step_peak_bytes
 from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
 
@@ -215,6 +216,13 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
     (whatever ``amp``): forward FLOPs on one image, training FLOPs on the batch, per image
     (methods that compute weights once per batch amortize that cost over the batch).
 
+    Peak memory (``peak_memory_mb``) is the most memory live tensors held during a training
+    step: ``torch.cuda.max_memory_allocated`` on a GPU; on a CPU the same quantity counted from
+    the allocator's events over two more steps
+    (:func:`~mtbench.engine.tensor_memory.cpu_step_peak_bytes`). ``peak_memory_kind`` names
+    which. On a CPU the process's peak RSS is reported beside it (``peak_rss_mb``): it also holds
+    the interpreter, the libraries and the heap's fragmentation.
+
     Args:
         model: a built :class:`~mtbench.models.MultiTaskModel`.
         batch_size: images per training step and per inference forward.
@@ -264,7 +272,12 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         times.append(elapsed)
         faults.append(new_faults)
     step = statistics.median(times)
-    peak = peak_memory_mb(device)
+    if device.type == 'cuda':
+        peak, rss = peak_memory_mb(device), None
+    else:  # RSS first: the profiler of the tensor count allocates memory of its own
+        rss = peak_memory_mb(device)
+        peak = cpu_step_peak_bytes(
+            lambda: train_step(model, data, opt, params, autocast, scaler)) / 2**20
     opt.zero_grad(set_to_none=True)
     return {
         'flops_per_image': flops,
@@ -275,7 +288,8 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         'warmup_steps': warmed,
         'train_throughput': batch_size / step,
         'peak_memory_mb': peak,
-        'peak_memory_kind': 'cuda_max_allocated' if device.type == 'cuda' else 'cpu_peak_rss',
+        'peak_memory_kind': 'cuda_max_allocated' if device.type == 'cuda' else 'cpu_live_tensors',
+        'peak_rss_mb': rss,
         **inference_latency(model, data['inputs'], warmup, steps, autocast, device),
         'amp': amp,
         'batch_size': batch_size,

@@ -7,7 +7,10 @@ time left. ``--device cuda --amp bf16|fp16`` measures on a GPU under autocast (`
 on the CPU too); a CUDA out-of-memory at one batch size is reported as an ``OOM`` row and the
 benchmark goes on. The table has one row per config and batch size; ratios (``x first``,
 ``merged/plain``) are against the first config at the same batch size, the plain reference.
-Methods with ``supports_merge`` get their latency unmerged and merged.
+Methods with ``supports_merge`` get their latency unmerged and merged. ``peak MiB`` is the most
+memory live tensors held in a training step (on a GPU ``max_memory_allocated``; on a CPU counted
+from the allocator's events, see :mod:`mtbench.engine.tensor_memory`); on a CPU ``RSS MiB`` is
+the process's peak resident set beside it.
 
 Figures go to ``--out`` (``<stem>.json`` per config: the record batch size's figures;
 ``<stem>_bs<N>.json`` for each batch size when there are several) and, with
@@ -40,12 +43,12 @@ from mtbench.progress import Progress  # noqa: E402
 PREFIX = 'MTBENCH_FIGURES '
 AMP_CHOICES = ('none', 'bf16', 'fp16')
 #: Figures that vary between rounds: the median over the rounds is reported.
-MEDIAN_KEYS = ('train_step_s', 'train_throughput', 'peak_memory_mb', 'inference_latency_ms',
-               'inference_latency_merged_ms')
+MEDIAN_KEYS = ('train_step_s', 'train_throughput', 'peak_memory_mb', 'peak_rss_mb',
+               'inference_latency_ms', 'inference_latency_merged_ms')
 #: Figures written into a record's ``efficiency`` field.
 RECORD_KEYS = ('flops_per_image', 'train_flops_per_image', 'train_throughput', 'peak_memory_mb',
                'inference_latency_ms', 'inference_latency_merged_ms', 'amp', 'hardware',
-               'batch_size', 'input_size', 'peak_memory_kind')
+               'batch_size', 'input_size', 'peak_memory_kind', 'peak_rss_mb')
 
 
 def child_figures(args) -> dict:
@@ -105,6 +108,10 @@ def summarize(figures: list) -> dict:
     return summary
 
 
+def _num(value, width: int) -> str:
+    return f'{value:{width}.0f}' if value is not None else f'{"-":>{width}s}'
+
+
 def _ratio(value, base) -> str:
     return f'{value / base:.2f}' if value is not None and base else '-'
 
@@ -116,7 +123,8 @@ def format_table(results: dict, configs: list, batch_sizes: list) -> list:
     lines = [f'hardware: {ref["hardware"]}, amp {ref["amp"]}, input {ref["input_size"]}',
              f'{"config":46s} {"batch":>5s} {"GFLOPs/img":>10s} {"train GF":>8s} '
              f'{"step s":>8s} {"x first":>7s} {"img/s":>8s} {"peak MiB":>9s} {"x first":>7s} '
-             f'{"lat ms":>8s} {"merged ms":>9s} {"merged/plain":>12s}']
+             f'{"RSS MiB":>8s} {"x first":>7s} {"lat ms":>8s} {"merged ms":>9s} '
+             f'{"merged/plain":>12s}']
     for bs in batch_sizes:
         base = results[(configs[0], bs)]
         base = {} if base.get('oom') else base
@@ -132,6 +140,8 @@ def format_table(results: dict, configs: list, batch_sizes: list) -> list:
                 f'{_ratio(s["train_step_s"], base.get("train_step_s")):>7s} '
                 f'{s["train_throughput"]:8.2f} {s["peak_memory_mb"]:9.0f} '
                 f'{_ratio(s["peak_memory_mb"], base.get("peak_memory_mb")):>7s} '
+                f'{_num(s.get("peak_rss_mb"), 8)} '
+                f'{_ratio(s.get("peak_rss_mb"), base.get("peak_rss_mb")):>7s} '
                 f'{s["inference_latency_ms"]:8.2f} '
                 f'{"-" if merged is None else f"{merged:.2f}":>9s} '
                 f'{_ratio(merged, base.get("inference_latency_ms")):>12s}')
