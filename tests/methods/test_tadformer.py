@@ -237,3 +237,34 @@ def test_chunked_task_hidden_layers_match_the_layer_by_layer_path(filt, monkeypa
     assert grads.keys() == grads_ref.keys()
     for name in grads_ref:
         torch.testing.assert_close(grads[name], grads_ref[name], msg=name)
+
+
+def test_gated_skip_is_lerp_with_one_saved_tensor():
+    """gated_skip computes torch.lerp and its gradients bit for bit (gate below and above 0.5,
+    where lerp switches formula), and keeps one full-size tensor for backward instead of two."""
+    from mtbench.engine.tensor_memory import cpu_step_peak_bytes
+    from mtbench.methods.tadformer.backbone import gated_skip
+    g = torch.Generator().manual_seed(0)
+    tasks, skip = torch.randn(2, 3, 50, 8, generator=g), torch.randn(2, 3, 50, 8, generator=g)
+    weights = torch.randn(2, 3, 50, 8, generator=g)
+    for logit in (-0.7, 0.0, 0.9):
+        results = []
+        for fn in (torch.lerp, gated_skip):
+            leaves = [tasks.clone().requires_grad_(), skip.clone().requires_grad_(),
+                      torch.tensor([logit], requires_grad=True)]
+            out = fn(leaves[0], leaves[1], torch.sigmoid(leaves[2]))
+            results.append((out.detach(), torch.autograd.grad((out * weights).sum(), leaves)))
+        (out_ref, grads_ref), (out, grads) = results
+        assert torch.equal(out, out_ref)
+        for grad, grad_ref in zip(grads, grads_ref):
+            assert torch.equal(grad, grad_ref)
+    big = [torch.randn(1 << 20, requires_grad=True) for _ in range(2)]  # 4 MiB each
+    gate = torch.zeros(1, requires_grad=True)
+    peaks = []
+    for fn in (torch.lerp, gated_skip):
+        def step(fn=fn):
+            for leaf in (*big, gate):
+                leaf.grad = None
+            fn(big[0] * 1, big[1] * 1, torch.sigmoid(gate)).sum().backward()
+        peaks.append(cpu_step_peak_bytes(step))
+    assert peaks[0] - peaks[1] >= 0.95 * (1 << 20) * 4

@@ -20,11 +20,35 @@ from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
 from mtbench.models.backbones import BasicLayer, StageOutput, SwinTransformer
 
 __all__ = ['TADFormerLayer', 'TADFormerSwin']
+
+
+class _GatedSkip(torch.autograd.Function):
+    """``torch.lerp(tasks, skip, gate)`` keeping ``skip - tasks`` for the backward pass, where
+    autograd's lerp keeps both full-size inputs; the gradients are lerp's formulas."""
+
+    @staticmethod
+    def forward(ctx, tasks, skip, gate):
+        ctx.save_for_backward(skip - tasks, gate)
+        return torch.lerp(tasks, skip, gate)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        difference, gate = ctx.saved_tensors
+        return (grad * (1 - gate), grad * gate,
+                (grad * difference).sum_to_size(gate.shape))
+
+
+def gated_skip(tasks: torch.Tensor, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """``gate * skip + (1 - gate) * tasks`` (``torch.lerp``, one fused pass), storing one
+    full-size tensor for the backward pass instead of two."""
+    return _GatedSkip.apply(tasks, skip, gate)
 
 
 class TADFormerLayer(BasicLayer):
@@ -72,9 +96,8 @@ class TADFormerLayer(BasicLayer):
                 tasks, skip = blk_tasks, blk_skip
         if tasks is not None and self.tad_skip:
             if self.tad_stagewise_gating:
-                # gate * skip + (1 - gate) * tasks, one fused pass
-                tasks = torch.lerp(tasks, skip.to(tasks.dtype),
-                               torch.sigmoid(self.tad_gate).to(tasks.dtype))
+                tasks = gated_skip(tasks, skip.to(tasks.dtype),
+                                   torch.sigmoid(self.tad_gate).to(tasks.dtype))
             else:
                 tasks = (skip + tasks) * 0.5
         pre, pre_hw = x, hw

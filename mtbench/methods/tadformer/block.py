@@ -150,8 +150,8 @@ class TADFormerBlock(SwinBlock):
         # f_t[w, n, head, d] = a[w, n, head, d] * GELU(logit[w, head, t, n])
         gate = F.gelu(logits).permute(2, 0, 3, 1).unsqueeze(-1)  # [T, B*nW, n, heads, 1]
         f = (a.view(bw, n, heads, c // heads).unsqueeze(0) * gate).reshape(t, bw, n, c)
-        z = attn.proj.tad_prompt_norm(f + a)
-        proj_t = attn.proj_drop(attn.proj.task_forward(z, proj_base, (ws, ws)))
+        proj_t = attn.proj_drop(attn.proj.task_forward(f + a, proj_base, (ws, ws),
+                                                       attn.proj.tad_prompt_norm))
         proj_t = windows_to_tokens(proj_t.reshape(t * bw, n, c), hw, padded, ws, shift)
         skip = f.transpose(2, 3).reshape(t * bw, n, c)  # the reference's channels-first read
         skip = windows_to_tokens(skip, hw, padded, ws, shift)
@@ -163,14 +163,14 @@ class TADFormerBlock(SwinBlock):
         hidden = mlp.drop(mlp.act(shared1))
         base2, shared2, _ = fc2.parts(hidden)
         x = x + self.drop_path(mlp.drop(shared2))
-        z_t = self.norm2(h_t)
         if self._hidden_in_chunks():  # the same expression, the hidden layers never stored
-            shape = z_t.shape[:3]
-            u2 = gelu_lowrank(base1.reshape(-1, base1.shape[-1]), fc1.task_low(z_t, hw),
+            shape = h_t.shape[:3]
+            u2 = gelu_lowrank(base1.reshape(-1, base1.shape[-1]),
+                              fc1.task_low(h_t, hw, self.norm2),
                               fc1.scale * fc1.tad_lora_B, fc2.tad_lora_A)
             out_t = fc2.task_up(fc2.filtered(u2, shape, hw), base2).view(*shape, -1)
         else:
-            hid_t = mlp.drop(mlp.act(fc1.task_forward(z_t, base1, hw)))
+            hid_t = mlp.drop(mlp.act(fc1.task_forward(h_t, base1, hw, self.norm2)))
             out_t = mlp.drop(fc2.task_forward(hid_t, base2, hw))
         y_t = h_t + self.drop_path(out_t.reshape(t * b, length, c)).view(t, b, length, c)
         return x, y_t, skip.view(t, b, length, c)

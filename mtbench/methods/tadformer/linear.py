@@ -1,12 +1,13 @@
 """TADFormer's linear site: frozen Linear + shared LoRA, with an optional task path (TA-module)."""
 import math
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from mtbench.methods.lowrank_dropout import LowRankDropout, sparse_dropout
+from mtbench.methods.recompute import project_normalized
 
 __all__ = ['TADLinear']
 
@@ -74,7 +75,8 @@ class TADLinear(nn.Module):
         """The shared output ``W x + b + s B A drop(x)``."""
         return self.parts(x)[1]
 
-    def task_forward(self, z: torch.Tensor, base: torch.Tensor, grid: Tuple[int, int]
+    def task_forward(self, z: torch.Tensor, base: torch.Tensor, grid: Tuple[int, int],
+                     norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
                      ) -> torch.Tensor:
         """The TA-module outputs of all tasks at once.
 
@@ -82,12 +84,13 @@ class TADLinear(nn.Module):
             z: task inputs ``[T, S, h*w, C_in]`` (row-major spatial layout per sample).
             base: the frozen shared output ``W x + b``, ``[S, h*w, C_out]``.
             grid: ``(h, w)``.
+            norm: applied to ``z`` first, if given (see :meth:`task_low`).
 
         Returns:
             ``[T, S, h*w, C_out]``: ``base + s B F(A z_t)``.
         """
         t, s, n, _ = z.shape
-        return self.task_up(self.task_low(z, grid), base).view(t, s, n, -1)
+        return self.task_up(self.task_low(z, grid, norm), base).view(t, s, n, -1)
 
     def filtered(self, u: torch.Tensor, shape: Tuple[int, int, int], grid: Tuple[int, int]
                  ) -> torch.Tensor:
@@ -98,9 +101,16 @@ class TADLinear(nn.Module):
         u = u.reshape(t, s, h, w, self.rank).permute(0, 1, 4, 2, 3)
         return self.tad_filter(u).permute(0, 1, 3, 4, 2).reshape(t, s * n, self.rank)
 
-    def task_low(self, z: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
-        """``F(A z_t)`` ``[T, S*h*w, r]`` for task inputs ``z`` ``[T, S, h*w, C_in]``."""
-        return self.filtered(F.linear(z, self.tad_lora_A), z.shape[:3], grid)
+    def task_low(self, z: torch.Tensor, grid: Tuple[int, int],
+                 norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+        """``F(A z_t)`` ``[T, S*h*w, r]`` for task inputs ``z`` ``[T, S, h*w, C_in]``; with
+        ``norm``, of ``norm(z)``, recomputed in the backward pass instead of stored
+        (:func:`~mtbench.methods.recompute.project_normalized`)."""
+        if norm is None:
+            low = F.linear(z, self.tad_lora_A)
+        else:
+            low = project_normalized(z, norm, lambda t: F.linear(t, self.tad_lora_A))
+        return self.filtered(low, z.shape[:3], grid)
 
     def task_up(self, v: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """``base + s B v_t`` ``[T, S*h*w, C_out]`` for ``v`` ``[T, S*h*w, r]`` and the shared
