@@ -50,3 +50,50 @@ def test_bad_steps_and_missing_config_are_one_line_errors():
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and 'configs/nope.py' in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_inference_forwards_with_merging_end_to_end(tmp_path):
+    configs = ['configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
+               'configs/synthetic/lora-r4_swin-nano_synthetic-pascal-64.py']
+    out = tmp_path / 'latency.json'
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/step_ratio.py', *configs, '--inference', '--merged',
+         '--batch-size', '2', '--size', '64', '64', '--steps', '3', '--warmup', '1',
+         '--device', 'cpu', '--out', str(out)], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'inference forwards (merged where supported)' in proc.stdout
+    figures = json.loads(out.read_text())
+    assert figures['timed'] == 'inference' and figures['merged'] is True
+    assert [len(r['steps_s']) for r in figures['configs']] == [3, 3]
+
+
+def test_inference_run_merges_a_mergeable_method_and_leaves_others():
+    import torch
+
+    from mtbench.engine.efficiency import training_setup
+    from step_ratio import inference_run
+    for config, mergeable in (('lora-r4', True), ('full-ft', False)):
+        setup = training_setup(f'configs/synthetic/{config}_swin-nano_synthetic-pascal-64.py',
+                               batch_size=2, size=(64, 64), device=torch.device('cpu'))
+        model = setup[0]
+        with torch.no_grad():
+            model.eval()
+            before = model(setup[1]['inputs'], mode='tensor')
+        forward = inference_run(setup, merged=True)
+        assert not model.training
+        layers = [m for m in model.modules() if hasattr(m, 'merged')]
+        assert bool(layers) == mergeable and all(m.merged for m in layers)
+        forward()
+        with torch.no_grad():
+            after = model(setup[1]['inputs'], mode='tensor')
+        for task in before:  # merging changes float rounding only
+            torch.testing.assert_close(after[task], before[task], rtol=1e-4, atol=1e-5)
+
+
+def test_merged_without_inference_is_a_one_line_error():
+    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py',
+                           'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
+                           '--merged'], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and 'add --inference' in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

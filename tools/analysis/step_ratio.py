@@ -1,12 +1,13 @@
-"""Training-step time ratios measured in one process, the configs' steps interleaved.
+"""Training-step (or inference) time ratios measured in one process, the configs interleaved.
 
 ``benchmark.py`` runs every config in its own process, one after the other, so a machine whose
 speed drifts (a shared host: this project's CPU machine moved by up to 20 % within an hour) moves
 the ratios between configs. Here every config's model is built in one process and the timed
 steps alternate: round ``i`` runs one step of each config in turn, and each config's ratio is the
 median over the rounds of its step time divided by the first config's step time *of the same
-round*. Drift slower than a round cancels out. Only step times are measured (peak memory and
-latency need a process per config: use ``benchmark.py``).
+round*. Drift slower than a round cancels out. ``--inference`` times inference forwards instead
+(eval mode, no autograd, ``mode='tensor'``; seconds per batch), and ``--merged`` merges every
+method that supports it first. Peak memory needs a process per config: use ``benchmark.py``.
 
 Example:
     python tools/analysis/step_ratio.py configs/full_ft/full-ft_swin-t_pascal-mt-448.py \\
@@ -26,17 +27,15 @@ from mtbench.errors import ConfigError  # noqa: E402
 
 
 def interleaved_times(runs: dict, steps: int, warmup: int, device) -> dict:
-    """``{config: [step seconds per round]}``: ``warmup`` steps each, then ``steps`` rounds of one
-    step per config in turn."""
+    """``{config: [seconds per round]}`` for ``runs`` ``{config: callable}``: ``warmup`` calls
+    each, then ``steps`` rounds of one call per config in turn."""
     import torch
-
-    from mtbench.engine.efficiency import train_step
 
     def timed(run) -> float:
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        train_step(*run)
+        run()
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         return time.perf_counter() - start
@@ -49,6 +48,27 @@ def interleaved_times(runs: dict, steps: int, warmup: int, device) -> dict:
         for config, run in runs.items():
             times[config].append(timed(run))
     return times
+
+
+def training_run(setup):
+    """One training step of a :func:`~mtbench.engine.efficiency.training_setup`."""
+    from mtbench.engine.efficiency import train_step
+    return lambda: train_step(*setup)
+
+
+def inference_run(setup, merged: bool):
+    """One inference forward of the setup's model on its batch (eval mode, no autograd), after
+    ``merge`` when ``merged`` and the method supports it; seconds are per batch."""
+    import torch
+    model, data = setup[0], setup[1]
+    model.eval()
+    if merged and getattr(model.method, 'supports_merge', False):
+        model.method.merge(model)
+
+    def forward():
+        with torch.no_grad():
+            model(data['inputs'], mode='tensor')
+    return forward
 
 
 def summarize(times: dict) -> dict:
@@ -74,24 +94,35 @@ def main():
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps per config')
     parser.add_argument('--device', default=None, help='cpu or cuda[:N] (default: cuda if '
                         'available)')
+    parser.add_argument('--inference', action='store_true',
+                        help='time inference forwards (eval, no autograd) instead of steps')
+    parser.add_argument('--merged', action='store_true',
+                        help='with --inference: merge the methods that support it first')
     parser.add_argument('--out', default=None, help='write the figures to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0:
         raise ConfigError(f'--steps must be >= 1 and --warmup >= 0, got {args.steps} and '
                           f'{args.warmup}')
+    if args.merged and not args.inference:
+        raise ConfigError('--merged applies to inference forwards: add --inference')
     import torch
 
     from mtbench.engine.cpu_memory import tune_malloc
     from mtbench.engine.efficiency import hardware_string, resolve_device, training_setup
     tune_malloc()  # as tools/train.py and benchmark.py do
     device = resolve_device(args.device)
-    runs = {c: training_setup(c, args.cfg_options, args.batch_size, args.size, device)
-            for c in dict.fromkeys(args.configs)}
+    runs = {}
+    for config in dict.fromkeys(args.configs):
+        setup = training_setup(config, args.cfg_options, args.batch_size, args.size, device)
+        runs[config] = (inference_run(setup, args.merged) if args.inference
+                        else training_run(setup))
     rows = summarize(interleaved_times(runs, args.steps, args.warmup, device))
+    what = ('inference forwards' + (' (merged where supported)' if args.merged else '')
+            if args.inference else 'training steps')
     print(f'\n{hardware_string(device)}, batch {args.batch_size}, input {args.size}, '
-          f'{args.steps} interleaved rounds after {args.warmup} warm-up steps each')
-    print(f'{"config":46s} {"step s":>8s} {"x first":>8s} {"min":>6s} {"max":>6s}')
+          f'{what}: {args.steps} interleaved rounds after {args.warmup} warm-up calls each')
+    print(f'{"config":46s} {"s/batch":>8s} {"x first":>8s} {"min":>6s} {"max":>6s}')
     for config, row in rows.items():
         print(f'{osp.splitext(osp.basename(config))[0][:46]:46s} {row["step_s"]:8.3f} '
               f'{row["ratio"]:8.2f} {row["ratio_min"]:6.2f} {row["ratio_max"]:6.2f}')
@@ -99,6 +130,8 @@ def main():
         from mtbench.fileio import write_json_atomic
         write_json_atomic(args.out, {'hardware': hardware_string(device),
                                      'batch_size': args.batch_size, 'input_size': list(args.size),
+                                     'timed': 'inference' if args.inference else 'train_step',
+                                     'merged': args.merged,
                                      'torch': torch.__version__, 'reference': args.configs[0],
                                      'configs': [{'config': c, **r} for c, r in rows.items()]})
 
