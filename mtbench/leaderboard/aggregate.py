@@ -128,6 +128,11 @@ def _row(records: list, tasks: tuple, reference: Reference) -> Row:
             hardware.add(eff.get('hardware') or 'unknown hardware')
     if len(hardware) > 1:
         notes.append('efficiency figures of different seeds come from different hardware')
+    memory_kinds = {(r.get('efficiency') or {}).get('peak_memory_kind') for r in records
+                    if (r.get('efficiency') or {}).get('peak_memory_mb') is not None} - {None}
+    if len(memory_kinds) > 1:
+        notes.append('peak memory of different seeds measures different quantities ('
+                     + ', '.join(sorted(memory_kinds)) + '): re-measure them together')
     return Row(first['method'], first['variant'], first['backbone']['name'],
                first['backbone']['pretrained'], sorted({r['config_name'] for r in records}),
                seeds, metrics, stat(deltas) if len(deltas) == len(records) else None,

@@ -1,13 +1,15 @@
 """Low-rank projections of a normalized input, with the normalized input recomputed, not stored.
 
-Task-specific methods project the LayerNorm of every task stream to a rank-``r`` bottleneck:
-TADFormer's TPC norm and ``norm2`` before its TA-modules, MTLoRA's ``norm2`` before the task
-LoRA of ``fc1``. Plain autograd stores two full-size tensors per stream for that pair: the
-LayerNorm's input (for its own gradient) and its output (for the projection's weight gradient).
-:func:`project_normalized` stores the input only and recomputes the LayerNorm in the backward
-pass, which costs one pass over the input and saves one ``[T, N, C]`` tensor: at Swin-T's first
-stage (112² tokens, four tasks, batch 2) 37 MiB per site. Values and gradients are those of the
-plain expression, bit for bit (the recomputation runs the same ops on the same input).
+Task-specific methods project the LayerNorm of every task stream to a rank-``r`` bottleneck, e.g.
+TADFormer's TPC norm and ``norm2`` before its TA-modules (MTLoRA's ``norm2`` before its task
+``fc1`` LoRA is such a pair too; it does not use this, see ``docs/benchmarks.md``). Plain
+autograd stores two full-size tensors per stream for that pair: the LayerNorm's input (for its
+own gradient) and its output (for the projection's weight gradient). :func:`project_normalized`
+stores the input only and recomputes the LayerNorm and the projection in the backward pass,
+which costs one pass over the input and one rank-``r`` product and saves one ``[T, N, C]``
+tensor: at Swin-T's first stage (112² tokens, four tasks, batch 2) 37 MiB per site. Values and
+gradients are those of the plain expression, bit for bit (the recomputation runs the same ops on
+the same input).
 
 Example:
     >>> norm, a = torch.nn.LayerNorm(8), torch.randn(2, 8, requires_grad=True)

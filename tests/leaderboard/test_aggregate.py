@@ -81,6 +81,20 @@ def test_stored_delta_m_mismatch_noted():
     assert sections[0].rows[0].notes == ['seed 0: record stores Δm +5.00, recomputed +2.45']
 
 
+def test_peak_memory_of_different_kinds_is_noted():
+    """Records measured before the live-tensor count hold the CPU's peak RSS: a row mixing the
+    two says so instead of averaging them silently."""
+    cpu = {'hardware': 'cpu', 'peak_memory_mb': 900.0}
+    recs = [make_record(seed=0, efficiency={**cpu, 'peak_memory_kind': 'cpu_peak_rss'}),
+            make_record(seed=1, efficiency={**cpu, 'peak_memory_kind': 'cpu_live_tensors'})]
+    (row,) = build_sections(recs, BASELINES)[0][0].rows
+    assert row.notes == ['peak memory of different seeds measures different quantities '
+                         '(cpu_live_tensors, cpu_peak_rss): re-measure them together']
+    same = [make_record(seed=s, efficiency={**cpu, 'peak_memory_kind': 'cpu_live_tensors'})
+            for s in (0, 1)]
+    assert build_sections(same, BASELINES)[0][0].rows[0].notes == []
+
+
 def test_pareto_front():
     points = [(10, 1.0), (5, 2.0), (20, 3.0), (30, 2.5), (5, 2.0), (None, 9.0), (1, None)]
     assert pareto_front(points) == [False, True, True, False, True, False, False]

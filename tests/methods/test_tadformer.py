@@ -258,6 +258,11 @@ def test_gated_skip_is_lerp_with_one_saved_tensor():
         assert torch.equal(out, out_ref)
         for grad, grad_ref in zip(grads, grads_ref):
             assert torch.equal(grad, grad_ref)
+    with torch.no_grad():  # without autograd: plain lerp, nothing kept
+        assert torch.equal(gated_skip(tasks, skip, torch.tensor([0.3])),
+                           torch.lerp(tasks, skip, torch.tensor([0.3])))
+    # lerp keeps both 4 MiB inputs until its backward, gated_skip only their difference: the
+    # step's peak (in the backward pass here, beside the gradients) is one such tensor lower.
     big = [torch.randn(1 << 20, requires_grad=True) for _ in range(2)]  # 4 MiB each
     gate = torch.zeros(1, requires_grad=True)
     peaks = []

@@ -5,8 +5,9 @@ batch size); with ``--rounds`` > 1 the runs are interleaved round by round and t
 reported; a line (a bar on a terminal) gives the measurements done, the elapsed time and the
 time left. ``--device cuda --amp bf16|fp16`` measures on a GPU under autocast (``--amp`` works
 on the CPU too); a CUDA out-of-memory at one batch size is reported as an ``OOM`` row and the
-benchmark goes on. The table has one row per config and batch size; ratios (``x first``,
-``merged/plain``) are against the first config at the same batch size, the plain reference.
+benchmark goes on. The table has one row per config and batch size; ratios (``x step``,
+``x peak``, ``x RSS``, ``merged/plain``) are against the first config at the same batch size,
+the plain reference.
 Methods with ``supports_merge`` get their latency unmerged and merged. ``peak MiB`` is the most
 memory live tensors held in a training step (on a GPU ``max_memory_allocated``; on a CPU counted
 from the allocator's events, see :mod:`mtbench.engine.tensor_memory`); on a CPU ``RSS MiB`` is
@@ -122,8 +123,8 @@ def format_table(results: dict, configs: list, batch_sizes: list) -> list:
     ref = (measured or list(results.values()))[0]
     lines = [f'hardware: {ref["hardware"]}, amp {ref["amp"]}, input {ref["input_size"]}',
              f'{"config":46s} {"batch":>5s} {"GFLOPs/img":>10s} {"train GF":>8s} '
-             f'{"step s":>8s} {"x first":>7s} {"img/s":>8s} {"peak MiB":>9s} {"x first":>7s} '
-             f'{"RSS MiB":>8s} {"x first":>7s} {"lat ms":>8s} {"merged ms":>9s} '
+             f'{"step s":>8s} {"x step":>7s} {"img/s":>8s} {"peak MiB":>9s} {"x peak":>7s} '
+             f'{"RSS MiB":>8s} {"x RSS":>7s} {"lat ms":>8s} {"merged ms":>9s} '
              f'{"merged/plain":>12s}']
     for bs in batch_sizes:
         base = results[(configs[0], bs)]

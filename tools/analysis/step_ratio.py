@@ -8,6 +8,8 @@ median over the rounds of its step time divided by the first config's step time 
 round*. Drift slower than a round cancels out. ``--inference`` times inference forwards instead
 (eval mode, no autograd, ``mode='tensor'``; seconds per batch), and ``--merged`` merges every
 method that supports it first. Peak memory needs a process per config: use ``benchmark.py``.
+The JSON written by ``--out`` has ``timed`` (``train_step`` or ``inference``); a config's
+``step_s`` / ``steps_s`` are then seconds per training step or per inference forward.
 
 Example:
     python tools/analysis/step_ratio.py configs/full_ft/full-ft_swin-t_pascal-mt-448.py \\

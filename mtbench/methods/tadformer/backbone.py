@@ -25,12 +25,14 @@ from torch.utils.checkpoint import checkpoint
 
 from mtbench.models.backbones import BasicLayer, StageOutput, SwinTransformer
 
-__all__ = ['TADFormerLayer', 'TADFormerSwin']
+__all__ = ['TADFormerLayer', 'TADFormerSwin', 'gated_skip']
 
 
 class _GatedSkip(torch.autograd.Function):
     """``torch.lerp(tasks, skip, gate)`` keeping ``skip - tasks`` for the backward pass, where
-    autograd's lerp keeps both full-size inputs; the gradients are lerp's formulas."""
+    autograd's lerp keeps both full-size inputs; the gradients are lerp's formulas. The forward
+    briefly holds the difference beside the inputs and the output (one tensor more than lerp,
+    before the inputs are freed); first-order gradients only (no double backward)."""
 
     @staticmethod
     def forward(ctx, tasks, skip, gate):
@@ -41,13 +43,17 @@ class _GatedSkip(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         difference, gate = ctx.saved_tensors
-        return (grad * (1 - gate), grad * gate,
-                (grad * difference).sum_to_size(gate.shape))
+        need_tasks, need_skip, need_gate = ctx.needs_input_grad
+        return (grad * (1 - gate) if need_tasks else None, grad * gate if need_skip else None,
+                (grad * difference).sum_to_size(gate.shape) if need_gate else None)
 
 
 def gated_skip(tasks: torch.Tensor, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """``gate * skip + (1 - gate) * tasks`` (``torch.lerp``, one fused pass), storing one
-    full-size tensor for the backward pass instead of two."""
+    full-size tensor for the backward pass instead of two; plain ``lerp`` without autograd."""
+    if not (torch.is_grad_enabled() and (tasks.requires_grad or skip.requires_grad
+                                         or gate.requires_grad)):
+        return torch.lerp(tasks, skip, gate)
     return _GatedSkip.apply(tasks, skip, gate)
 
 
