@@ -14,14 +14,13 @@ Example:
 import contextlib
 import platform
 import statistics
-import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mtbench.engine.hooks.result_record_hook import peak_memory_mb
-from mtbench.engine.latency import inference_latency
+from mtbench.engine.latency import inference_latency, timed_call
 from mtbench.engine.tensor_memory import cpu_step_peak_bytes
 from mtbench.errors import ConfigError
 from mtbench.tasks import num_outputs
@@ -254,14 +253,10 @@ def measure(model, batch_size: int = 2, size: Sequence[int] = (448, 448), steps:
         torch.cuda.reset_peak_memory_stats(device)
     times, faults, warmed = [], [], 0
     while len(times) < steps:
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
         faults_before = _minor_faults()
-        start = time.perf_counter()
-        train_step(model, data, opt, params, autocast, scaler)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        elapsed, new_faults = time.perf_counter() - start, _minor_faults() - faults_before
+        elapsed = timed_call(lambda: train_step(model, data, opt, params, autocast, scaler),
+                             device)
+        new_faults = _minor_faults() - faults_before
         # On a CPU the first steps fault in the heap page by page until it has grown to the
         # step's peak; keep warming up (a bounded number of steps) until one step runs without.
         heap_growing = (device.type == 'cpu' and new_faults > STEADY_FAULTS

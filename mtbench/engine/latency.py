@@ -10,7 +10,18 @@ from typing import Callable, Dict, List
 
 import torch
 
-__all__ = ['timed_forwards', 'inference_latency']
+__all__ = ['timed_call', 'timed_forwards', 'inference_latency']
+
+
+def timed_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds ``fn()`` takes on ``device`` (CUDA work synchronized before and after)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
 def timed_forwards(model, inputs: torch.Tensor, warmup: int, iters: int, autocast: Callable,
@@ -19,14 +30,9 @@ def timed_forwards(model, inputs: torch.Tensor, warmup: int, iters: int, autocas
     times = []
     with torch.no_grad(), autocast():
         for i in range(warmup + iters):
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            model(inputs, mode='tensor')
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
+            elapsed = timed_call(lambda: model(inputs, mode='tensor'), device)
             if i >= warmup:
-                times.append(time.perf_counter() - start)
+                times.append(elapsed)
     return times
 
 

@@ -2,9 +2,10 @@
 
 On a GPU, ``torch.cuda.max_memory_allocated`` reports the most memory that live tensors held at
 once. A CPU has no such counter, and the process's peak RSS, the usual stand-in, is a poor one
-for comparing methods: it includes the interpreter and libraries (about 0.9 GiB here, so at the
-synthetic suite's model size every method measured 0.92-1.11 GiB), and heap fragmentation, which
-depends on the order of allocations and moved by about ±100 MiB between runs of one config.
+for comparing methods: it includes the interpreter and libraries (676 MiB right after the
+imports here, so at the synthetic suite's model size every method measured 0.89-1.13 GiB), and
+heap fragmentation, which depends on the order of allocations and moved by about ±100 MiB
+between runs of one config.
 
 :func:`cpu_step_peak_bytes` counts instead: the profiler reports every CPU allocation and free
 with a nanosecond time stamp, so the running sum over a step gives the live bytes at each
@@ -13,8 +14,8 @@ only live tensors are those Python holds (:func:`live_cpu_tensor_bytes`: paramet
 gradients, optimizer state, the batch, caches); the level after the step checks it. The step
 runs twice under the profiler and the second one is measured, since the first may free tensors
 allocated before profiling (the previous step's gradients), whose sizes the profiler never
-saw. The figure is the same in every
-run of a config (allocations are deterministic), unlike RSS.
+saw. The figure is the same in every run of a config (allocations are deterministic), unlike
+RSS.
 
 Example:
     >>> model = torch.nn.Linear(256, 256)

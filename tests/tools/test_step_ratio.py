@@ -11,6 +11,14 @@ sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 
 from step_ratio import summarize  # noqa: E402
 
+NANO = 'configs/synthetic/{}_swin-nano_synthetic-pascal-64.py'
+
+
+def _run_tool(*args):
+    """``step_ratio.py args...`` from the repository root, output captured."""
+    return subprocess.run([sys.executable, 'tools/analysis/step_ratio.py', *map(str, args)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
 
 def test_ratios_are_per_round_medians_so_drift_cancels():
     # The machine slows down 3x between rounds; b is always twice a's step.
@@ -24,13 +32,10 @@ def test_ratios_are_per_round_medians_so_drift_cancels():
 
 
 def test_two_nano_configs_end_to_end(tmp_path):
-    configs = ['configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
-               'configs/synthetic/decoder-only_swin-nano_synthetic-pascal-64.py']
+    configs = [NANO.format('full-ft'), NANO.format('decoder-only')]
     out = tmp_path / 'ratios.json'
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis/step_ratio.py', *configs, '--batch-size', '2',
-         '--size', '64', '64', '--steps', '2', '--warmup', '1', '--device', 'cpu',
-         '--out', str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = _run_tool(*configs, '--batch-size', 2, '--size', 64, 64, '--steps', 2, '--warmup', 1,
+                     '--device', 'cpu', '--out', out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     figures = json.loads(out.read_text())
     rows = figures['configs']  # a list, in the order given (the reference first)
@@ -41,26 +46,19 @@ def test_two_nano_configs_end_to_end(tmp_path):
 
 
 def test_bad_steps_and_missing_config_are_one_line_errors():
-    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py',
-                           'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
-                           '--steps', '0'], cwd=REPO, capture_output=True, text=True)
+    proc = _run_tool(NANO.format('full-ft'), '--steps', 0)
     assert proc.returncode == 2 and proc.stderr.strip().startswith('error: --steps must be')
     assert len(proc.stderr.strip().splitlines()) == 1
-    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py', 'configs/nope.py'],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = _run_tool('configs/nope.py')
     assert proc.returncode == 2 and 'configs/nope.py' in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_inference_forwards_with_merging_end_to_end(tmp_path):
-    configs = ['configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
-               'configs/synthetic/lora-r4_swin-nano_synthetic-pascal-64.py']
+    configs = [NANO.format('full-ft'), NANO.format('lora-r4')]
     out = tmp_path / 'latency.json'
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis/step_ratio.py', *configs, '--inference', '--merged',
-         '--batch-size', '2', '--size', '64', '64', '--steps', '3', '--warmup', '1',
-         '--device', 'cpu', '--out', str(out)], cwd=REPO, capture_output=True, text=True,
-        timeout=300)
+    proc = _run_tool(*configs, '--inference', '--merged', '--batch-size', 2, '--size', 64, 64,
+                     '--steps', 3, '--warmup', 1, '--device', 'cpu', '--out', out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'inference forwards (merged where supported)' in proc.stdout
     figures = json.loads(out.read_text())
@@ -74,8 +72,8 @@ def test_inference_run_merges_a_mergeable_method_and_leaves_others():
     from mtbench.engine.efficiency import training_setup
     from step_ratio import inference_run
     for config, mergeable in (('lora-r4', True), ('full-ft', False)):
-        setup = training_setup(f'configs/synthetic/{config}_swin-nano_synthetic-pascal-64.py',
-                               batch_size=2, size=(64, 64), device=torch.device('cpu'))
+        setup = training_setup(NANO.format(config), batch_size=2, size=(64, 64),
+                               device=torch.device('cpu'))
         model = setup[0]
         with torch.no_grad():
             model.eval()
@@ -92,8 +90,6 @@ def test_inference_run_merges_a_mergeable_method_and_leaves_others():
 
 
 def test_merged_without_inference_is_a_one_line_error():
-    proc = subprocess.run([sys.executable, 'tools/analysis/step_ratio.py',
-                           'configs/synthetic/full-ft_swin-nano_synthetic-pascal-64.py',
-                           '--merged'], cwd=REPO, capture_output=True, text=True)
+    proc = _run_tool(NANO.format('full-ft'), '--merged')
     assert proc.returncode == 2 and 'add --inference' in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

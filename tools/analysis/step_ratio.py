@@ -19,7 +19,6 @@ import argparse
 import os.path as osp
 import statistics
 import sys
-import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -31,24 +30,14 @@ from mtbench.errors import ConfigError  # noqa: E402
 def interleaved_times(runs: dict, steps: int, warmup: int, device) -> dict:
     """``{config: [seconds per round]}`` for ``runs`` ``{config: callable}``: ``warmup`` calls
     each, then ``steps`` rounds of one call per config in turn."""
-    import torch
-
-    def timed(run) -> float:
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        run()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
+    from mtbench.engine.latency import timed_call
     for run in runs.values():
         for _ in range(warmup):
-            timed(run)
+            timed_call(run, device)
     times = {config: [] for config in runs}
     for _ in range(steps):
         for config, run in runs.items():
-            times[config].append(timed(run))
+            times[config].append(timed_call(run, device))
     return times
 
 
